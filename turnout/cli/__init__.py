@@ -1,0 +1,1 @@
+"""The `turnout` command line: thin shells over the cluster and its API."""

@@ -1,0 +1,102 @@
+"""The cluster process: store, controllers, kubelet and the API server in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import uvicorn
+
+from turnout.api.app import ApiContext, make_app
+from turnout.cluster import bootstrap, tls
+from turnout.cluster.state import StateDir
+from turnout.controllers.base import Manager
+from turnout.controllers.deployment import DeploymentController
+from turnout.controllers.endpoints import EndpointsController
+from turnout.controllers.events import prune
+from turnout.controllers.lifecycle import GarbageCollector, NamespaceController
+from turnout.controllers.pods import ApiKubeletClient, KubeletLogs, PodController
+from turnout.controllers.replicaset import ReplicaSetController
+from turnout.kube.resources import Registry
+from turnout.runtime.catalog import Catalog
+from turnout.runtime.kubelet import Kubelet
+from turnout.store.db import Store
+from turnout.store.objects import Objects
+
+log = logging.getLogger("turnout")
+
+
+class Cluster:
+    """Everything but the HTTP listener; tests can run it in-process."""
+
+    def __init__(self, state: StateDir, port: int) -> None:
+        state.ensure()
+        self.state = state
+        self.port = port
+        self.store = Store(state.db)
+        self.objects = Objects(self.store, Registry())
+        bootstrap.bootstrap(self.objects)
+        self.kubelet = Kubelet(state.root, ApiKubeletClient(self.objects),
+                               Catalog.default(state.root))
+        self.manager = Manager(self.objects, [
+            NamespaceController(self.objects),
+            DeploymentController(self.objects),
+            ReplicaSetController(self.objects),
+            EndpointsController(self.objects),
+            GarbageCollector(self.objects),
+            PodController(self.objects, self.kubelet),
+        ])
+        self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
+                              logs=KubeletLogs(self.kubelet))
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.manager.start()
+        self._housekeeping = asyncio.create_task(self._housekeep())
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            try:
+                prune(self.objects)
+            except Exception:
+                log.exception("event pruning failed")
+
+    async def stop(self) -> None:
+        self.api.stopping.set()
+        if self._housekeeping:
+            self._housekeeping.cancel()
+        await self.manager.stop()
+        await self.kubelet.shutdown()
+        self.store.close()
+
+
+async def serve(state: StateDir, port: int,
+                on_ready: Callable[[float], None] | None = None) -> None:
+    t0 = time.monotonic()
+    cluster = Cluster(state, port)
+    state.write_kubeconfig(port)
+    _, cert, key = tls.ensure(state.root)
+    config = uvicorn.Config(make_app(cluster.api), host="127.0.0.1", port=port,
+                            ssl_certfile=str(cert), ssl_keyfile=str(key),
+                            log_level="warning", lifespan="off", access_log=False,
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    await cluster.start()
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        state.write_server(pid=os.getpid(), port=port, started=time.time())
+        if on_ready is not None:
+            on_ready(time.monotonic() - t0)
+    try:
+        await serving
+    finally:
+        await cluster.stop()
+        info = state.read_server()
+        if info.get("pid") == os.getpid():
+            state.write_server(port=port)

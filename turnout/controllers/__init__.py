@@ -1,0 +1,1 @@
+"""Reconcile loops: they watch the store and drive it toward what specs ask for."""

@@ -1,0 +1,117 @@
+"""Namespaces and garbage collection: objects go away when what they belong to goes away.
+
+- A new namespace gets its `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
+- A terminating namespace has every object in it deleted (pods gracefully), then is removed.
+- An object whose every ownerReference points at an object that no longer exists is deleted
+  (background propagation), the way the real garbage collector does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from turnout.controllers.base import Controller, Key
+from turnout.kube import errors
+from turnout.store.db import Event
+from turnout.types import Obj
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nturnout-local-cluster\n-----END CERTIFICATE-----\n"
+
+
+class NamespaceController(Controller):
+    name = "namespace-controller"
+    resync_seconds = 5.0
+
+    def all_keys(self) -> Iterable[Key]:
+        return [("", n["metadata"]["name"]) for n in self.store.iter("namespaces")]
+
+    def keys_for(self, ev: Event) -> Iterable[Key]:
+        if ev.key == "namespaces":
+            yield ("", ev.name)
+        elif ev.namespace and ev.type == "DELETED":
+            ns = self.store.peek("namespaces", "", ev.namespace)
+            if ns is not None and ns["metadata"].get("deletionTimestamp"):
+                yield ("", ev.namespace)
+
+    async def reconcile(self, key: Key) -> None:
+        name = key[1]
+        ns = self.store.peek("namespaces", "", name)
+        if ns is None:
+            return
+        reg = self.objects.registry
+        if not ns["metadata"].get("deletionTimestamp"):
+            self._ensure(reg.by_key("serviceaccounts"), name, {
+                "apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": name}})
+            self._ensure(reg.by_key("configmaps"), name, {
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "kube-root-ca.crt", "namespace": name,
+                             "annotations": {"kubernetes.io/description": "Contains a CA bundle "
+                                             "that can be used to verify the kube-apiserver "
+                                             "when using internal endpoints."}},
+                "data": {"ca.crt": CA_PEM}})
+            return
+        remaining = 0
+        for key_, obj_name in self.store.namespaces_in_use(name):
+            rt = reg.by_key(key_)
+            if rt is None:
+                continue
+            remaining += 1
+            obj = self.store.peek(key_, name, obj_name)
+            if obj is not None and not obj["metadata"].get("deletionTimestamp"):
+                try:
+                    self.objects.delete(rt, name, obj_name)
+                except errors.ApiError as e:
+                    if e.code != 404:
+                        raise
+        if remaining == 0 or not self.store.namespaces_in_use(name):
+            ns_rt = reg.by_key("namespaces")
+            assert ns_rt is not None
+            self.objects.finalize(ns_rt, "", name)
+
+    def _ensure(self, rt: Any, ns: str, obj: Obj) -> None:
+        if rt is None or self.store.peek(rt.key, ns, obj["metadata"]["name"]) is not None:
+            return
+        try:
+            self.objects.create(rt, ns, obj)
+        except errors.ApiError as e:
+            if e.code not in (403, 404, 409):
+                raise
+
+
+class GarbageCollector(Controller):
+    """Deletes dependents whose owners are all gone."""
+
+    name = "garbage-collector"
+    resync_seconds = 20.0
+
+    def all_keys(self) -> Iterable[Key]:
+        return [("", "*")]
+
+    def keys_for(self, ev: Event) -> Iterable[Key]:
+        if ev.type == "DELETED":
+            yield ("", "*")
+
+    async def reconcile(self, key: Key) -> None:
+        live: set[str] = set()
+        dependents: list[tuple[str, Obj]] = []
+        reg = self.objects.registry
+        for rt in reg.all():
+            for obj in self.store.iter(rt.key):
+                live.add(obj["metadata"].get("uid", ""))
+                if obj["metadata"].get("ownerReferences"):
+                    dependents.append((rt.key, obj))
+        for k, obj in dependents:
+            refs = obj["metadata"]["ownerReferences"]
+            if any(r.get("uid") in live for r in refs) or obj["metadata"].get("deletionTimestamp"):
+                continue
+            rt = reg.by_key(k)
+            if rt is None:
+                continue
+            try:
+                self.objects.delete(rt, obj["metadata"].get("namespace", ""),
+                                    obj["metadata"]["name"])
+            except errors.ApiError as e:
+                if e.code != 404:
+                    raise

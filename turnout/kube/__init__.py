@@ -1,0 +1,1 @@
+"""Pure Kubernetes object helpers: no I/O anywhere in this package."""

@@ -1,0 +1,1 @@
+"""The object database: the only code that touches stored objects."""
