@@ -104,7 +104,8 @@ def start_cluster(state_dir: Path, extra_env: dict[str, str] | None = None) -> R
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"turnout exited: {(state_dir.parent / (state_dir.name + '.log')).read_text()}")
+            logged = (state_dir.parent / f"{state_dir.name}.log").read_text()
+            raise RuntimeError(f"turnout exited: {logged}")
         try:
             ctx = ssl.create_default_context(cafile=str(state_dir / "ca.crt"))
             with urllib.request.urlopen(f"https://127.0.0.1:{port}/version", timeout=1,

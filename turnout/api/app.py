@@ -155,7 +155,7 @@ async def _body(request: Request) -> Any:
     ctype = request.headers.get("content-type", "application/json")
     if "protobuf" in ctype:
         # kubectl's typed commands (create namespace, run, ...) send protobuf and never fall back
-        from turnout.kube import protobuf  # noqa: PLC0415
+        from turnout.kube import protobuf
 
         return protobuf.decode(raw)
     if "cbor" in ctype:

@@ -180,6 +180,9 @@ def _counts(state: StateDir, port: int) -> dict[str, dict[str, int]]:
         counts.setdefault(ns, {"pods": 0, "ready": 0, "services": 0, "deployments": 0})[k] += 1
 
     try:
+        for n in _get(state, port, "/api/v1/namespaces")["items"]:
+            counts.setdefault(n["metadata"]["name"],
+                              {"pods": 0, "ready": 0, "services": 0, "deployments": 0})
         for p in _get(state, port, "/api/v1/pods")["items"]:
             ns = p["metadata"]["namespace"]
             bump(ns, "pods")

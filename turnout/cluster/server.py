@@ -18,13 +18,25 @@ from turnout.controllers.deployment import DeploymentController
 from turnout.controllers.endpoints import EndpointsController
 from turnout.controllers.events import prune
 from turnout.controllers.lifecycle import GarbageCollector, NamespaceController
+from turnout.controllers.mesh import MeshController
 from turnout.controllers.pods import ApiKubeletClient, KubeletLogs, PodController
 from turnout.controllers.replicaset import ReplicaSetController
-from turnout.kube.resources import Registry
+from turnout.kube.resources import ISTIO_NET, Registry
+from turnout.mesh import proxy_env
+from turnout.mesh import validation as mesh_validation
+from turnout.mesh.mesh import Mesh
+from turnout.mesh.snapshot import MeshSettings
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.kubelet import Kubelet
+from turnout.store import objects as objects_mod
 from turnout.store.db import Store
 from turnout.store.objects import Objects
+from turnout.types import Obj
+
+objects_mod.EXTRA_VALIDATORS.update({
+    f"virtualservices.{ISTIO_NET}": (mesh_validation.validate_virtual_service,),
+    f"destinationrules.{ISTIO_NET}": (mesh_validation.validate_destination_rule,),
+})
 
 log = logging.getLogger("turnout")
 
@@ -39,8 +51,10 @@ class Cluster:
         self.store = Store(state.db)
         self.objects = Objects(self.store, Registry())
         bootstrap.bootstrap(self.objects)
+        self.mesh_settings = MeshSettings(access_log_path=str(state.root / "access.log"))
+        self.mesh = Mesh(state.root, self.mesh_settings)
         self.kubelet = Kubelet(state.root, ApiKubeletClient(self.objects),
-                               Catalog.default(state.root))
+                               Catalog.default(state.root), extra_env=self._proxy_env)
         self.manager = Manager(self.objects, [
             NamespaceController(self.objects),
             DeploymentController(self.objects),
@@ -48,12 +62,20 @@ class Cluster:
             EndpointsController(self.objects),
             GarbageCollector(self.objects),
             PodController(self.objects, self.kubelet),
+            MeshController(self.objects, self.mesh, self.mesh_settings),
         ])
         self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
                               logs=KubeletLogs(self.kubelet))
         self._housekeeping: asyncio.Task[None] | None = None
 
+    def _proxy_env(self, pod: Obj) -> dict[str, str]:
+        meta = pod["metadata"]
+        ip = self.kubelet.pod_ip(meta["namespace"], meta["name"])
+        with_ip = {**pod, "status": {**(pod.get("status") or {}), "podIP": ip}}
+        return proxy_env.pod_proxy_env(with_ip, self.mesh_settings)
+
     async def start(self) -> None:
+        await self.mesh.start()
         await self.manager.start()
         self._housekeeping = asyncio.create_task(self._housekeep())
 
@@ -71,6 +93,7 @@ class Cluster:
             self._housekeeping.cancel()
         await self.manager.stop()
         await self.kubelet.shutdown()
+        await self.mesh.stop()
         self.store.close()
 
 

@@ -73,8 +73,9 @@ class StateDir:
     def port(self) -> int:
         """The API port this cluster uses: kept from an earlier run, else the first free one."""
         info = self.read_server()
-        if info.get("port"):
-            return int(info["port"])
+        saved = info.get("port")
+        if isinstance(saved, int):
+            return saved
         port = DEFAULT_PORT
         while not _free(port):
             port += 1

@@ -203,7 +203,9 @@ class DeploymentController(Controller):
 
     def _status(self, d: Obj, new_rs: Obj | None, olds: list[Obj]) -> None:
         all_rs = ([new_rs] if new_rs else []) + olds
-        st = lambda r, k: int(r.get("status", {}).get(k, 0))  # noqa: E731
+        def st(r: Obj, k: str) -> int:
+            return int(r.get("status", {}).get(k, 0))
+
         replicas = int(d["spec"].get("replicas", 1))
         total = sum(st(r, "replicas") for r in all_rs)
         available = sum(st(r, "availableReplicas") for r in all_rs)

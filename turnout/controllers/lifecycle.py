@@ -66,9 +66,9 @@ class NamespaceController(Controller):
                     if e.code != 404:
                         raise
         if remaining == 0 or not self.store.namespaces_in_use(name):
-            ns_rt = reg.by_key("namespaces")
-            assert ns_rt is not None
-            self.objects.finalize(ns_rt, "", name)
+            ns_type = reg.by_key("namespaces")
+            assert ns_type is not None
+            self.objects.finalize(ns_type, "", name)
 
     def _ensure(self, rt: Any, ns: str, obj: Obj) -> None:
         if rt is None or self.store.peek(rt.key, ns, obj["metadata"]["name"]) is not None:
@@ -106,11 +106,11 @@ class GarbageCollector(Controller):
             refs = obj["metadata"]["ownerReferences"]
             if any(r.get("uid") in live for r in refs) or obj["metadata"].get("deletionTimestamp"):
                 continue
-            rt = reg.by_key(k)
-            if rt is None:
+            dep_type = reg.by_key(k)
+            if dep_type is None:
                 continue
             try:
-                self.objects.delete(rt, obj["metadata"].get("namespace", ""),
+                self.objects.delete(dep_type, obj["metadata"].get("namespace", ""),
                                     obj["metadata"]["name"])
             except errors.ApiError as e:
                 if e.code != 404:

@@ -7,7 +7,6 @@ into `sync_pod` / `delete_pod` calls; `KubeletLogs` serves `kubectl logs` from t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
 
 from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder

@@ -119,7 +119,7 @@ def secret(obj: Obj) -> None:
     _setdefault(obj, "type", "Opaque")
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict):
-        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        data: Obj = obj["data"] if isinstance(obj.get("data"), dict) else {}
         for k, v in string_data.items():
             data[k] = base64.b64encode(str(v).encode()).decode()
         obj["data"] = data

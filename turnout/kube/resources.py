@@ -211,10 +211,10 @@ class Registry:
 
     def drop_crd(self, crd_name: str) -> None:
         key = self._crd_keys.pop(crd_name, None)
-        if key and key in self._types and not self._types[key].builtin:
-            # Istio types stay served even when their CRD goes away.
-            if self._types[key].group not in _CUSTOM_GROUPS:
-                del self._types[key]
+        # Istio types stay served even when their CRD goes away.
+        if key and key in self._types and not self._types[key].builtin and \
+                self._types[key].group not in _CUSTOM_GROUPS:
+            del self._types[key]
 
 
 def type_from_crd(crd: Obj) -> ResourceType | None:

@@ -80,7 +80,8 @@ class Objects:
     def list(self, rt: ResourceType, namespace: str = "", label_selector: str = "",
              field_selector: str = "", version: str = "") -> tuple[list[Obj], int]:
         lsel = selectors.parse_label_selector(label_selector) if label_selector else None
-        fsel = selectors.parse_field_selector(field_selector, rt.kind, rt.group) if field_selector else None
+        fsel = selectors.parse_field_selector(field_selector, rt.kind, rt.group) \
+            if field_selector else None
         out = []
         for obj in self.store.iter(rt.key, namespace if rt.namespaced and namespace else None):
             if lsel is not None and not lsel.matches(obj["metadata"].get("labels") or {}):

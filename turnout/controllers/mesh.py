@@ -1,0 +1,61 @@
+"""Feeds the data plane: every change to a mesh-relevant object becomes a new snapshot for Envoy.
+
+Changes are coalesced (a `kubectl apply -f dir/` of ten objects yields one or two pushes, not ten),
+much as istiod debounces, but with a window of milliseconds rather than 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from turnout.controllers.base import Controller, Key
+from turnout.mesh import snapshot as sn
+from turnout.mesh.mesh import Mesh
+from turnout.store.db import Event
+from turnout.store.objects import Objects
+
+log = logging.getLogger("turnout.mesh")
+
+ISTIO = "networking.istio.io"
+WATCHED = {
+    "namespaces": "namespaces",
+    "services": "services",
+    "pods": "pods",
+    f"virtualservices.{ISTIO}": "virtual_services",
+    f"destinationrules.{ISTIO}": "destination_rules",
+    f"gateways.{ISTIO}": "gateways",
+    f"serviceentries.{ISTIO}": "service_entries",
+    "ingresses.networking.k8s.io": "ingresses",
+}
+KEY: Key = ("", "mesh")
+
+
+def build_snapshot(objects: Objects, settings: sn.MeshSettings) -> sn.Snapshot:
+    parts = {field: tuple(objects.store.iter(key)) for key, field in WATCHED.items()}
+    parts["pods"] = tuple(p for p in parts["pods"] if p.get("status", {}).get("podIP"))
+    return sn.Snapshot(settings=settings, **parts)
+
+
+class MeshController(Controller):
+    name = "mesh"
+    resync_seconds = 30.0
+
+    def __init__(self, objects: Objects, mesh: Mesh, settings: sn.MeshSettings,
+                 debounce: float = 0.01) -> None:
+        super().__init__(objects)
+        self.mesh = mesh
+        self.settings = settings
+        self.debounce = debounce
+
+    def all_keys(self) -> Iterable[Key]:
+        return [KEY]
+
+    def keys_for(self, ev: Event) -> Iterable[Key]:
+        if ev.key in WATCHED:
+            yield KEY
+
+    async def reconcile(self, key: Key) -> None:
+        await asyncio.sleep(self.debounce)
+        await self.mesh.apply(build_snapshot(self.objects, self.settings))
