@@ -73,6 +73,8 @@ def _rt(group: str, versions: str, kind: str, plural: str, namespaced: bool = Tr
 
 
 ISTIO_NET = "networking.istio.io"
+ARGO = "argoproj.io"
+FLAGGER = "flagger.app"
 ISTIO_VERSIONS = "v1 v1beta1 v1alpha3"
 
 BUILTIN: tuple[ResourceType, ...] = (
@@ -133,11 +135,20 @@ BUILTIN: tuple[ResourceType, ...] = (
         "istio-io networking-istio-io", "status"),
     _rt(ISTIO_NET, "v1alpha3", "EnvoyFilter", "envoyfilters", True, "",
         "istio-io networking-istio-io", "status"),
+    # Progressive delivery kinds turnout acts on, served without their CRDs being applied first.
+    _rt(ARGO, "v1alpha1", "Rollout", "rollouts", True, "ro", "all", "status scale"),
+    _rt(ARGO, "v1alpha1", "AnalysisTemplate", "analysistemplates", True, "at"),
+    _rt(ARGO, "v1alpha1", "ClusterAnalysisTemplate", "clusteranalysistemplates", False, "cat"),
+    _rt(ARGO, "v1alpha1", "AnalysisRun", "analysisruns", True, "ar", sub="status"),
+    _rt(ARGO, "v1alpha1", "Experiment", "experiments", True, "exp", sub="status"),
+    _rt(FLAGGER, "v1beta1 v1alpha3", "Canary", "canaries", True, "canary", "all", "status"),
+    _rt(FLAGGER, "v1beta1", "MetricTemplate", "metrictemplates", True, "mt", "all"),
+    _rt(FLAGGER, "v1beta1", "AlertProvider", "alertproviders", True, "", "all", "status"),
 )
 
 # Custom-resource types whose schema Istio itself defines: built into turnout, so they are *not*
 # "built-in Kubernetes kinds" for patching purposes (kubectl sends merge patches for them).
-_CUSTOM_GROUPS = frozenset({ISTIO_NET})
+_CUSTOM_GROUPS = frozenset({ISTIO_NET, ARGO, FLAGGER})
 
 
 def _finalize(rt: ResourceType) -> ResourceType:
