@@ -117,16 +117,16 @@ def test_istio_lab_files_apply(cluster: RunningCluster, lab: Path) -> None:
     cluster.kubectl("apply", "-f", str(lab / "istio" / "frontend-gateway.yaml"))
     for f in ("advertisements_v2.yaml", "destinationrule.yaml", "virtualservice.yaml"):
         cluster.kubectl("apply", "-f", str(lab / "istio" / "ads_v2" / f))
-    out = cluster.kubectl("get", "pods", "-n", "ns3", "-o",
-                          'custom-columns=NAME:.metadata.name,CONTAINERS:.spec.containers[*].image'
-                          ).stdout
+    cols = 'custom-columns=NAME:.metadata.name,CONTAINERS:.spec.containers[*].image'
+    out = cluster.kubectl("get", "pods", "-n", "ns3", "-o", cols).stdout
     assert "arapulido/ads-service:2.0" in out and out.split()[:2] == ["NAME", "CONTAINERS"]
     vs = cluster.kubectl("get", "virtualservices", "-n", "ns3").stdout
     assert vs.splitlines()[0].split() == ["NAME", "GATEWAYS", "HOSTS", "AGE"]
     assert "ads-vs" in vs
     dr = json.loads(cluster.kubectl("get", "dr", "ads", "-n", "ns3", "-o", "json").stdout)
     assert [s["name"] for s in dr["spec"]["subsets"]] == ["v1", "v2"]
-    assert dr["apiVersion"] == "networking.istio.io/v1alpha3"
+    # served in the preferred version, as a cluster with Istio >= 1.22 does
+    assert dr["apiVersion"] == "networking.istio.io/v1"
 
 
 def test_rollout_status_logs_describe_events_and_in_place_reapply(cluster: RunningCluster,
@@ -146,7 +146,7 @@ def test_rollout_status_logs_describe_events_and_in_place_reapply(cluster: Runni
     ip = json.loads(cluster.kubectl("get", "pod", pod, "-n", "apps", "-o", "json").stdout)[
         "status"]["podIP"]
     assert ip.startswith("127.") and ip != "127.0.0.1"
-    urllib.request.urlopen(f"http://{ip}:8080/hello-log", timeout=5).read()
+    urllib.request.urlopen(f"http://{ip}:8080/?hello-log", timeout=5).read()
     cluster.wait_for(lambda: "hello-log" in cluster.kubectl("logs", pod, "-n", "apps").stdout,
                      what="request in the pod log")
     desc = cluster.kubectl("describe", "pod", pod, "-n", "apps").stdout

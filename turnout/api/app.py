@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from turnout import __version__
 from turnout.api import discovery, openapi, paths, watch
-from turnout.kube import errors, tables
+from turnout.kube import errors, protobuf, tables
 from turnout.kube.resources import ResourceType
 from turnout.store.objects import DeleteOptions, Objects
 from turnout.types import Obj
@@ -120,7 +120,9 @@ async def dispatch(ctx: ApiContext, request: Request) -> Response:
                                   "resource")
         return _json(doc)
     if path == "/openapi/v2":
-        raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        pb = openapi.V2_PROTOBUF in request.headers.get("accept", "")
+        return Response(openapi.v2_document(pb),
+                        media_type=openapi.V2_CONTENT_TYPE if pb else "application/json")
     target = paths.parse(path)
     if isinstance(target, paths.DiscoveryPath):
         return _discovery(ctx, request, target)
@@ -155,8 +157,6 @@ async def _body(request: Request) -> Any:
     ctype = request.headers.get("content-type", "application/json")
     if "protobuf" in ctype:
         # kubectl's typed commands (create namespace, run, ...) send protobuf and never fall back
-        from turnout.kube import protobuf
-
         return protobuf.decode(raw)
     if "cbor" in ctype:
         raise errors.unsupported_media_type(ctype)  # client-go falls back to JSON on 415

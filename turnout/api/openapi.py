@@ -65,3 +65,27 @@ def root(reg: Registry) -> Obj:
                 p = _path(group, v)
                 paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={doc_hash(doc)}"}
     return {"paths": paths}
+
+
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"  # what kubectl asks
+V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"  # a parseable mime
+
+
+def _pb_string(field: int, value: str) -> bytes:
+    data = value.encode()
+    return bytes([(field << 3) | 2, len(data)]) + data
+
+
+def v2_document(protobuf: bool) -> bytes:
+    """An OpenAPI v2 document with no definitions.
+
+    kubectl consults v2 only for kinds absent from v3 (an unknown kind, say); finding no schema
+    there it skips client-side validation and reports the real problem ("no matches for kind").
+    kubectl asks for the gnostic protobuf encoding: Document{swagger=1, info=2, paths=8}.
+    """
+    if not protobuf:
+        return json.dumps({"swagger": "2.0", "info": {"title": "Kubernetes",
+                                                       "version": "v1.32.0"},
+                           "paths": {}}).encode()
+    info = _pb_string(1, "Kubernetes") + _pb_string(2, "v1.32.0")
+    return _pb_string(1, "2.0") + bytes([(2 << 3) | 2, len(info)]) + info + bytes([(8 << 3) | 2, 0])

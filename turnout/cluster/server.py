@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from turnout import netshim
 from turnout.api.app import ApiContext, make_app
 from turnout.cluster import bootstrap, tls
 from turnout.cluster.state import StateDir
@@ -21,6 +24,7 @@ from turnout.controllers.lifecycle import GarbageCollector, NamespaceController
 from turnout.controllers.mesh import MeshController
 from turnout.controllers.pods import ApiKubeletClient, KubeletLogs, PodController
 from turnout.controllers.replicaset import ReplicaSetController
+from turnout.demo import catalog as demo_catalog
 from turnout.kube.resources import ISTIO_NET, Registry
 from turnout.mesh import proxy_env
 from turnout.mesh import validation as mesh_validation
@@ -53,8 +57,11 @@ class Cluster:
         bootstrap.bootstrap(self.objects)
         self.mesh_settings = MeshSettings(access_log_path=str(state.root / "access.log"))
         self.mesh = Mesh(state.root, self.mesh_settings)
-        self.kubelet = Kubelet(state.root, ApiKubeletClient(self.objects),
-                               Catalog.default(state.root), extra_env=self._proxy_env)
+        catalog = Catalog.default(state.root)
+        demo_catalog.register(catalog)
+        self.hosts_file = state.root / "hosts.json"
+        self.kubelet = Kubelet(state.root, ApiKubeletClient(self.objects), catalog,
+                               extra_env=self._pod_env)
         self.manager = Manager(self.objects, [
             NamespaceController(self.objects),
             DeploymentController(self.objects),
@@ -62,17 +69,20 @@ class Cluster:
             EndpointsController(self.objects),
             GarbageCollector(self.objects),
             PodController(self.objects, self.kubelet),
-            MeshController(self.objects, self.mesh, self.mesh_settings),
+            MeshController(self.objects, self.mesh, self.mesh_settings, self.hosts_file),
         ])
         self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
                               logs=KubeletLogs(self.kubelet))
         self._housekeeping: asyncio.Task[None] | None = None
 
-    def _proxy_env(self, pod: Obj) -> dict[str, str]:
+    def _pod_env(self, pod: Obj) -> dict[str, str]:
+        """What every pod gets from the cluster: its proxy, and Service names for TCP clients."""
         meta = pod["metadata"]
         ip = self.kubelet.pod_ip(meta["namespace"], meta["name"])
         with_ip = {**pod, "status": {**(pod.get("status") or {}), "podIP": ip}}
-        return proxy_env.pod_proxy_env(with_ip, self.mesh_settings)
+        env = netshim.pod_env(self.hosts_file, meta["namespace"])
+        env.update(proxy_env.pod_proxy_env(with_ip, self.mesh_settings))
+        return env
 
     async def start(self) -> None:
         await self.mesh.start()
@@ -97,6 +107,18 @@ class Cluster:
         self.store.close()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after serving, which would kill us before pods and Envoy stop;
+    the cluster handles signals itself and shuts everything down in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        self.should_exit = True
+
+
 async def serve(state: StateDir, port: int,
                 on_ready: Callable[[float], None] | None = None) -> None:
     t0 = time.monotonic()
@@ -107,7 +129,10 @@ async def serve(state: StateDir, port: int,
                             ssl_certfile=str(cert), ssl_keyfile=str(key),
                             log_level="warning", lifespan="off", access_log=False,
                             timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_exit)
     await cluster.start()
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():

@@ -248,11 +248,15 @@ class DeploymentController(Controller):
                        "unavailableReplicas": max(0, total - available),
                        "conditions": conditions}
         status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}
-        if _strip_times(status) != _strip_times(old):
+        revision = new_rs["metadata"].get("annotations", {}).get(REVISION) if new_rs else None
+        current_rev = (d["metadata"].get("annotations") or {}).get(REVISION)
+        if _strip_times(status) != _strip_times(old) or (revision and revision != current_rev):
             fresh = self.store.get(DEPLOY, d["metadata"]["namespace"], name)
             if fresh is None:
                 return
             fresh["status"] = status
+            if revision:
+                fresh["metadata"].setdefault("annotations", {})[REVISION] = revision
             self.store.update(DEPLOY, fresh)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
+from turnout import netshim
 from turnout.controllers.base import Controller, Key
 from turnout.mesh import snapshot as sn
 from turnout.mesh.mesh import Mesh
@@ -43,8 +45,10 @@ class MeshController(Controller):
     resync_seconds = 30.0
 
     def __init__(self, objects: Objects, mesh: Mesh, settings: sn.MeshSettings,
-                 debounce: float = 0.01) -> None:
+                 hosts_file: Path | None = None, debounce: float = 0.01) -> None:
         super().__init__(objects)
+        self.hosts_file = hosts_file
+        self._hosts: dict[str, str] | None = None
         self.mesh = mesh
         self.settings = settings
         self.debounce = debounce
@@ -58,4 +62,10 @@ class MeshController(Controller):
 
     async def reconcile(self, key: Key) -> None:
         await asyncio.sleep(self.debounce)
-        await self.mesh.apply(build_snapshot(self.objects, self.settings))
+        snap = build_snapshot(self.objects, self.settings)
+        if self.hosts_file is not None:
+            hosts = netshim.hosts_map(snap.services, self.settings.cluster_domain)
+            if hosts != self._hosts:
+                netshim.write_hosts(self.hosts_file, hosts)
+                self._hosts = hosts
+        await self.mesh.apply(snap)

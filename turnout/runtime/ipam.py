@@ -10,7 +10,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from turnout.runtime import ports
 
 NETWORK = ipaddress.IPv4Network("127.10.0.0/16")
 
@@ -18,9 +21,11 @@ NETWORK = ipaddress.IPv4Network("127.10.0.0/16")
 class AddressPool:
     """A JSON file of ``{"ns/name": {"ip": ..., "uid": ...}}``."""
 
-    def __init__(self, path: Path, network: ipaddress.IPv4Network = NETWORK) -> None:
+    def __init__(self, path: Path, network: ipaddress.IPv4Network = NETWORK,
+                 in_use: Callable[[], set[str]] | None = None) -> None:
         self.path = path
         self.network = network
+        self.in_use = in_use if in_use is not None else _listening_addresses
         self._leases: dict[str, dict[str, str]] = self._load()
 
     def _load(self) -> dict[str, dict[str, str]]:
@@ -63,7 +68,8 @@ class AddressPool:
                 lease["uid"] = uid
                 self._save()
             return lease["ip"]
-        used = {v["ip"] for v in self._leases.values()}
+        # skip addresses something else already listens on (another cluster, a leftover process)
+        used = {v["ip"] for v in self._leases.values()} | self.in_use()
         for addr in self.network.hosts():
             ip = str(addr)
             if ip not in used and addr.packed[3] not in (0, 255):
@@ -78,3 +84,10 @@ class AddressPool:
 
     def leases(self) -> dict[str, str]:
         return {k: v["ip"] for k, v in self._leases.items()}
+
+
+def _listening_addresses() -> set[str]:
+    try:
+        return {lst.address for lst in ports.listeners()}
+    except OSError:
+        return set()

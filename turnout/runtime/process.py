@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import BinaryIO
 
 from turnout.runtime import logs
 
+PR_SET_PDEATHSIG = 1
 READ_LIMIT = 1 << 20
 
 
@@ -52,7 +55,7 @@ class ContainerProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.argv, env=self.env, cwd=self.cwd, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                start_new_session=True, limit=READ_LIMIT,
+                start_new_session=True, limit=READ_LIMIT, preexec_fn=die_with_parent,
             )
         except BaseException:
             self._log.close()
@@ -127,3 +130,13 @@ class ContainerProcess:
     def kill(self) -> None:
         self.stopping = True
         self._signal(signal.SIGKILL)
+
+
+def die_with_parent() -> None:
+    """In the child before exec: get SIGKILL if turnout itself dies, so no pod outlives it.
+
+    A normal `turnout down` stops pods gracefully first; this only covers a killed turnout.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

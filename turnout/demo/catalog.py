@@ -1,0 +1,54 @@
+"""Image catalog entries for the lab's images: which demo module runs each one.
+
+The entries use the same mapping shape a user writes in ``catalog.yaml`` (``image`` glob, ``run``
+template with ``{python}``, ``{tag}`` and ``{args}``, ``env``), so they double as examples. The
+image tag is handed to the services as ``--image-tag={tag}``: the version a service reports comes
+from the image, as with the real images, while the container's own command line (``ddtrace-run
+flask run --port=5002 ...``) follows in ``{args}``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from turnout.types import Obj
+
+_ENV = {"PYTHONUNBUFFERED": "1"}
+
+
+class Registry(Protocol):
+    def register(self, entry: Obj) -> None: ...
+
+
+def _module(name: str, *extra: str) -> list[str]:
+    return ["{python}", "-m", f"turnout.demo.{name}", *extra, "{args}"]
+
+
+def entries() -> list[Obj]:
+    """The entries, most specific first (the catalog takes the first match)."""
+    ads = _module("ads", "--image-tag={tag}")
+    front = _module("storefront", "--image-tag={tag}")
+    out: list[Obj] = [
+        {"image": "arapulido/ads-service:1.0", "run": ads},
+        {"image": "arapulido/ads-service:2.0", "run": ads},
+        {"image": "arapulido/ads-service:*", "run": ads},
+        {"image": "arapulido/frontend:1.0", "run": front},
+        {"image": "arapulido/frontend:2.0", "run": front},
+        {"image": "arapulido/frontend:*", "run": front},
+        {"image": "ddtraining/discounts-fixed:*", "run": _module("discounts")},
+        {"image": "ddtraining/traffic-replay:*", "run": _module("traffic")},
+        {"image": "postgres:*", "run": _module("postgres"), "cmd": ["postgres"]},
+        {"image": "*ingress-nginx/controller:*", "run": _module("ingress", "controller")},
+        {"image": "*ingress-nginx/controller@*", "run": _module("ingress", "controller")},
+        {"image": "*kube-webhook-certgen:*", "run": _module("ingress", "certgen")},
+        {"image": "*kube-webhook-certgen@*", "run": _module("ingress", "certgen")},
+    ]
+    for entry in out:
+        entry["env"] = dict(_ENV)
+    return out
+
+
+def register(catalog: Registry) -> None:
+    """Add every demo entry to a :class:`turnout.runtime.catalog.Catalog` (or anything alike)."""
+    for entry in entries():
+        catalog.register(entry)

@@ -1,0 +1,50 @@
+"""Service names for non-HTTP clients in pods (a database by `db.database.svc.cluster.local`).
+
+HTTP between pods goes through each pod's proxy, which resolves Service names itself. A plain TCP
+client (a PostgreSQL driver) resolves the name with `getaddrinfo`, and there is no cluster DNS on
+one machine. turnout keeps a hosts map (Service name forms → ClusterIP, where Envoy listens) in the
+state directory, and Python processes in pods load `sitecustomize` from `shim/`, which consults
+that map before the system resolver. Limit: only Python programs get this; anything else reaches
+Services through `<SVC>_SERVICE_HOST` variables or ClusterIPs (see README, "Pod networking").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from turnout.types import Obj
+
+SHIM_DIR = Path(__file__).resolve().parent / "shim"
+HOSTS_ENV = "TURNOUT_HOSTS"
+NAMESPACE_ENV = "TURNOUT_NAMESPACE"
+
+
+def hosts_map(services: Iterable[Obj], domain: str = "cluster.local") -> dict[str, str]:
+    """Every fully qualified name form of every Service with a ClusterIP (pure)."""
+    out: dict[str, str] = {}
+    for svc in services:
+        ip = (svc.get("spec") or {}).get("clusterIP")
+        if not ip or ip == "None":
+            continue
+        name, ns = svc["metadata"]["name"], svc["metadata"]["namespace"]
+        for form in (f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.{domain}"):
+            out[form] = ip
+    return out
+
+
+def write_hosts(path: Path, hosts: dict[str, str]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(hosts, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def pod_env(hosts_file: Path, namespace: str) -> dict[str, str]:
+    current = os.environ.get("PYTHONPATH", "")
+    return {
+        "PYTHONPATH": str(SHIM_DIR) + (os.pathsep + current if current else ""),
+        HOSTS_ENV: str(hosts_file),
+        NAMESPACE_ENV: namespace,
+    }

@@ -1,0 +1,44 @@
+"""Loaded by Python in turnout pods: resolve Kubernetes Service names from turnout's hosts map.
+
+`name`, `name.ns`, `name.ns.svc` and `name.ns.svc.cluster.local` resolve to the Service's
+ClusterIP (short names within the pod's own namespace); everything else goes to the system
+resolver unchanged. The map file is re-read when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+_PATH = os.environ.get("TURNOUT_HOSTS", "")
+_NS = os.environ.get("TURNOUT_NAMESPACE", "")
+_state: dict[str, Any] = {"mtime": -1.0, "hosts": {}}
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _lookup(host: object) -> str | None:
+    if not _PATH or not isinstance(host, str):
+        return None
+    try:
+        mtime = os.stat(_PATH).st_mtime
+        if mtime != _state["mtime"]:
+            with open(_PATH) as f:
+                _state["hosts"] = json.load(f)
+            _state["mtime"] = mtime
+    except (OSError, ValueError):
+        return None
+    hosts: dict[str, str] = _state["hosts"]
+    name = host.rstrip(".").lower()
+    found = hosts.get(name)
+    if found is None and _NS and "." not in name:
+        found = hosts.get(f"{name}.{_NS}")
+    return found
+
+
+def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    return _real_getaddrinfo(_lookup(host) or host, *args, **kwargs)
+
+
+socket.getaddrinfo = _getaddrinfo
