@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import shutil
 import signal
@@ -82,6 +83,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.detach:
         return _up_detached(state, port)
     from turnout.cluster.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def ready(seconds: float) -> None:
         console.print(f"[green]turnout is up[/] in {seconds:.2f} s: API https://127.0.0.1:{port}")
