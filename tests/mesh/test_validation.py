@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from turnout.kube.errors import Cause
+from turnout.mesh.validation import validate_destination_rule, validate_virtual_service
+from turnout.types import Obj
+
+from . import helpers as h
+
+
+def vs(*rules: Obj) -> Obj:
+    return {"kind": "VirtualService", "metadata": {"name": "v", "namespace": "n"},
+            "spec": {"hosts": ["ads"], "http": list(rules)}}
+
+
+D = {"destination": {"host": "ads", "subset": "v1"}}
+
+
+def fields(causes: list[Cause]) -> list[tuple[str, str]]:
+    return [(c.field, c.message) for c in causes]
+
+
+def test_seed_objects_are_valid() -> None:
+    assert validate_virtual_service(h.SEED_VS) == []
+    assert validate_destination_rule(h.SEED_DR) == []
+    assert validate_virtual_service(h.GATEWAY_VS) == []
+
+
+def test_negative_weight_and_total_zero() -> None:
+    got = fields(validate_virtual_service(vs({"route": [{**D, "weight": -10}, {**D,
+                                                                               "weight": 10}]})))
+    assert got == [("spec.http[0].route[0].weight", "weight -10 < 0")]
+    got = fields(validate_virtual_service(vs({"route": [{**D, "weight": 0}, {**D, "weight": 0}]})))
+    assert got == [("spec.http[0].route", "total destination weight = 0")]
+    assert validate_virtual_service(vs({"route": [{**D, "weight": 0}, {**D, "weight": 5}]})) == []
+
+
+def test_route_redirect_or_direct_response_required_and_exclusive() -> None:
+    got = fields(validate_virtual_service(vs({"match": [{"uri": {"prefix": "/"}}]})))
+    assert got == [("spec.http[0]", "HTTP route, redirect or direct_response is required")]
+    got = fields(validate_virtual_service(vs({"route": [D], "redirect": {"uri": "/x"}})))
+    assert got == [("spec.http[0]", "HTTP route cannot contain both route and redirect")]
+
+
+@pytest.mark.parametrize("where", ["uri", "headers", "queryParams", "authority"])
+def test_invalid_re2_regex_is_reported_with_its_path(where: str) -> None:
+    bad = {"regex": "a(?=b)"}
+    match = {where: {"x-h": bad}} if where in ("headers", "queryParams") else {where: bad}
+    causes = validate_virtual_service(vs({"match": [match], "route": [D]}))
+    assert len(causes) == 1
+    path = f"spec.http[0].match[0].{where}" + (".x-h" if where in ("headers", "queryParams")
+                                               else "")
+    assert causes[0].field == path + ".regex"
+    assert "invalid RE2 regex" in causes[0].message
+
+
+def test_durations_percentages_and_status_codes() -> None:
+    rule = {"route": [D], "timeout": "soon",
+            "fault": {"abort": {"httpStatus": 700, "percentage": {"value": 150}},
+                      "delay": {"percentage": {"value": 10}}},
+            "retries": {"attempts": 2, "perTryTimeout": "1x"}}
+    got = dict(fields(validate_virtual_service(vs(rule))))
+    assert set(got) == {"spec.http[0].timeout", "spec.http[0].retries.perTryTimeout",
+                        "spec.http[0].fault.delay.fixedDelay",
+                        "spec.http[0].fault.abort.httpStatus",
+                        "spec.http[0].fault.abort.percentage.value"}
+
+
+def test_missing_hosts_and_destination_host() -> None:
+    bad = vs({"route": [{"destination": {"subset": "v1"}}]})
+    bad["spec"]["hosts"] = []
+    got = fields(validate_virtual_service(bad))
+    assert ("spec.hosts", "virtual service must have at least one host") in got
+    assert ("spec.http[0].route[0].destination.host", "destination.host is required") in got
+
+
+def test_destination_rule_duplicate_subsets_and_policies() -> None:
+    dr = copy.deepcopy(h.SEED_DR)
+    dr["spec"]["subsets"].append({"name": "v1", "labels": {"version": "x"}})
+    dr["spec"]["trafficPolicy"] = {
+        "loadBalancer": {"simple": "FASTEST"},
+        "outlierDetection": {"maxEjectionPercent": 120, "interval": "x"},
+        "connectionPool": {"tcp": {"maxConnections": -1}}}
+    got = dict(fields(validate_destination_rule(dr)))
+    assert got["spec.subsets[2].name"] == "duplicate subset names: v1"
+    assert set(got) == {"spec.subsets[2].name", "spec.trafficPolicy.loadBalancer.simple",
+                        "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+                        "spec.trafficPolicy.outlierDetection.interval",
+                        "spec.trafficPolicy.connectionPool.tcp.maxConnections"}
+    assert fields(validate_destination_rule({"spec": {}})) == [("spec.host", "host is required")]
+
+
+def test_consistent_hash_needs_exactly_one_key() -> None:
+    dr = {"spec": {"host": "a", "trafficPolicy": {"loadBalancer": {"consistentHash": {}}}}}
+    assert [c.field for c in validate_destination_rule(dr)] == [
+        "spec.trafficPolicy.loadBalancer.consistentHash"]

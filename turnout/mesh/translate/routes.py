@@ -1,0 +1,160 @@
+"""RDS: route tables for pods (kube-proxy or Istio flavour), service listeners and the gateway.
+
+* a pod outside the mesh: one table per namespace, every service reachable by its names and
+  ClusterIP, uniform random over ready endpoints, VirtualServices ignored;
+* any other host from a pod: passed through to the host named in the request (Istio's
+  ALLOW_ANY outbound policy), resolved by DNS, so external HTTP APIs keep working;
+* pods in the mesh: one table per namespace and per value of the labels that `sourceLabels`
+  look at (per-workload rules work, yet few tables exist: each costs Envoy an inotify watch);
+  a service with a VirtualService gets the VS rules (first match wins, no fallback: unmatched
+  → 404 NR as in Istio), else a default route with Istio's retries;
+* ClusterIP / NodePort listeners: callers unknown, kube-proxy semantics;
+* the Istio ingress gateway: VirtualServices bound to a Gateway selecting it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from turnout.mesh import snapshot as sn
+from turnout.mesh.translate import httproute, naming, policy
+from turnout.mesh.translate.httproute import RouteContext
+from turnout.mesh.translate.registry import Registry, Service, ServicePort, age_key
+from turnout.types import Obj
+
+
+def _kube_route(svc: Service, port: ServicePort) -> Obj:
+    return {"name": naming.service_route_name(svc.namespace, svc.name, port.port),
+            "match": {"prefix": "/"},
+            "route": {"cluster": naming.cluster_name(port.port, "", svc.fqdn, naming.KUBE),
+                      "timeout": "0s"}}
+
+
+def _default_mesh_route(reg: Registry, svc: Service, port: ServicePort) -> Obj:
+    action: Obj = {"cluster": naming.cluster_name(port.port, "", svc.fqdn), "timeout": "0s",
+                   "retry_policy": httproute.retry_policy(None)}
+    hp = policy.hash_policy(policy.effective(reg.destination_rule(svc.fqdn), "", port.port))
+    if hp:
+        action["hash_policy"] = hp
+    return {"name": naming.service_route_name(svc.namespace, svc.name, port.port),
+            "match": {"prefix": "/"}, "route": action}
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    return pattern == "*" or pattern == host or (
+        pattern.startswith("*") and fnmatch.fnmatchcase(host, pattern))
+
+
+def mesh_virtual_services(reg: Registry, svc: Service) -> list[Obj]:
+    """VirtualServices (bound to `mesh`) whose hosts cover the service, oldest first."""
+    out = []
+    for vs in sorted(reg.snap.virtual_services, key=age_key):
+        spec = vs.get("spec") or {}
+        if httproute.MESH not in set(spec.get("gateways") or [httproute.MESH]) and not any(
+                httproute.MESH in (m.get("gateways") or [])
+                for r in spec.get("http") or [] for m in r.get("match") or []):
+            continue
+        hosts = [reg.qualify(str(h), sn.namespace_of(vs)) for h in spec.get("hosts") or []]
+        if any(host_matches(h, svc.fqdn) or h == svc.cluster_ip for h in hosts):
+            out.append(vs)
+    return out
+
+
+def _vhost(name: str, domains: list[str], routes: list[Obj]) -> Obj:
+    return {"name": name, "domains": domains, "routes": routes}
+
+
+def source_label_keys(reg: Registry) -> frozenset[str]:
+    """Label keys any VirtualService's `sourceLabels` looks at."""
+    return frozenset(str(k) for vs in reg.snap.virtual_services
+                     for r in (vs.get("spec") or {}).get("http") or []
+                     for m in r.get("match") or [] for k in (m.get("sourceLabels") or {}))
+
+
+def table_name(reg: Registry, pod: Obj, keys: frozenset[str] | None = None) -> str:
+    """The route table a pod's outbound listener uses (shared by pods that route alike)."""
+    ns = sn.namespace_of(pod)
+    if not reg.in_mesh(pod):
+        return naming.kube_route_config(ns)
+    keys = source_label_keys(reg) if keys is None else keys
+    labels = sn.labels_of(pod)
+    return naming.mesh_route_config(ns, tuple(sorted((k, labels[k]) for k in keys
+                                                     if k in labels)))
+
+
+def pod_table(reg: Registry, pod: Obj, keys: frozenset[str] | None = None) -> Obj:
+    """The route table of a pod's outbound listener."""
+    ns = sn.namespace_of(pod)
+    mesh = reg.in_mesh(pod)
+    name = table_name(reg, pod, keys)
+    vhosts = []
+    for fqdn in sorted(reg.services):
+        svc = reg.services[fqdn]
+        for port in svc.ports:
+            if not port.http:
+                continue
+            if not mesh:
+                routes = [_kube_route(svc, port)]
+            else:
+                ctx = RouteContext(port.port, sn.labels_of(pod), ns)
+                vss = mesh_virtual_services(reg, svc)
+                routes = [r for vs in vss[:1] for r in httproute.vs_routes(reg, vs, ctx)]
+                if not vss or not routes:
+                    routes = [_default_mesh_route(reg, svc, port)]
+            vhosts.append(_vhost(f"{fqdn}:{port.port}", reg.domains(svc, port, ns), routes))
+    vhosts.append(_vhost("passthrough", ["*"], [{
+        "name": naming.PASSTHROUGH_ROUTE, "match": {"prefix": "/"},
+        "route": {"cluster": naming.PASSTHROUGH_CLUSTER, "timeout": "0s"}}]))
+    return {"name": name, "virtual_hosts": vhosts}
+
+
+def service_table(svc: Service, port: ServicePort) -> Obj:
+    return {"name": naming.service_route_config(svc.namespace, svc.name, port.port),
+            "virtual_hosts": [_vhost(f"{svc.fqdn}:{port.port}", ["*"],
+                                     [_kube_route(svc, port)])]}
+
+
+def _gateway_binds(reg: Registry) -> dict[str, list[str]]:
+    """`ns/name` of Gateways selecting the ingress gateway → their server hosts on our port."""
+    out: dict[str, list[str]] = {}
+    labels = reg.settings.gateway_labels
+    for gw in reg.snap.gateways:
+        spec = gw.get("spec") or {}
+        selector = spec.get("selector") or {}
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        hosts: list[str] = []
+        for server in spec.get("servers") or []:
+            port = server.get("port") or {}
+            if int(port.get("number") or 0) != reg.settings.gateway_server_port:
+                continue
+            if str(port.get("protocol") or "HTTP").upper() not in ("HTTP", "HTTP2", "GRPC"):
+                continue
+            hosts += [str(h).split("/", 1)[-1] for h in server.get("hosts") or []]
+        if hosts:
+            out[f"{sn.namespace_of(gw)}/{sn.name_of(gw)}"] = hosts
+    return out
+
+
+def gateway_table(reg: Registry) -> Obj:
+    binds = _gateway_binds(reg)
+    by_host: dict[str, list[Obj]] = {}
+    for vs in sorted(reg.snap.virtual_services, key=age_key):
+        ns = sn.namespace_of(vs)
+        spec = vs.get("spec") or {}
+        gws = httproute.qualified_gateways(list(spec.get("gateways") or []), ns)
+        gws |= {g for r in spec.get("http") or [] for m in r.get("match") or []
+                for g in httproute.qualified_gateways(list(m.get("gateways") or []), ns)}
+        for gw in sorted(gws & set(binds)):
+            server_hosts = binds[gw]
+            ctx = RouteContext(reg.settings.gateway_server_port, reg.settings.gateway_labels,
+                               reg.settings.gateway_namespace, gateway=gw)
+            routes = httproute.vs_routes(reg, vs, ctx)
+            for host in spec.get("hosts") or []:
+                h = str(host).lower()
+                if any(host_matches(s, h) or host_matches(h, s) for s in server_hosts):
+                    by_host.setdefault(h, []).extend(routes)
+    vhosts = [_vhost(f"gateway:{h}", [h], by_host[h])
+              for h in sorted(by_host, key=lambda h: (h == "*", h))]
+    return {"name": naming.GATEWAY_ROUTE_CONFIG, "virtual_hosts": vhosts,
+            "ignore_port_in_host_matching": True}
