@@ -61,7 +61,9 @@ class Cluster:
         demo_catalog.register(catalog)
         self.hosts_file = state.root / "hosts.json"
         self.kubelet = Kubelet(state.root, ApiKubeletClient(self.objects), catalog,
-                               extra_env=self._pod_env)
+                               extra_env=self._pod_env, before_stop=self._drain)
+        self.mesh_controller = MeshController(self.objects, self.mesh, self.mesh_settings,
+                                              self.hosts_file)
         self.manager = Manager(self.objects, [
             NamespaceController(self.objects),
             DeploymentController(self.objects),
@@ -69,7 +71,7 @@ class Cluster:
             EndpointsController(self.objects),
             GarbageCollector(self.objects),
             PodController(self.objects, self.kubelet),
-            MeshController(self.objects, self.mesh, self.mesh_settings, self.hosts_file),
+            self.mesh_controller,
         ])
         self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
                               logs=KubeletLogs(self.kubelet))
@@ -83,6 +85,12 @@ class Cluster:
         env = netshim.pod_env(self.hosts_file, meta["namespace"])
         env.update(proxy_env.pod_proxy_env(with_ip, self.mesh_settings))
         return env
+
+    async def _drain(self, pod: Obj) -> None:
+        """A deleted pod leaves Envoy's endpoints before its process gets SIGTERM, so no request
+        is sent to a stopping process (the kubelet bounds the wait)."""
+        await self.mesh_controller.wait_applied(self.store.resource_version)
+        await asyncio.sleep(0.05)  # let in-flight connections finish their current request
 
     async def start(self) -> None:
         await self.mesh.start()

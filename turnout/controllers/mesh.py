@@ -49,6 +49,8 @@ class MeshController(Controller):
         super().__init__(objects)
         self.hosts_file = hosts_file
         self._hosts: dict[str, str] | None = None
+        self.applied_rv = 0
+        self._applied = asyncio.Condition()
         self.mesh = mesh
         self.settings = settings
         self.debounce = debounce
@@ -62,6 +64,7 @@ class MeshController(Controller):
 
     async def reconcile(self, key: Key) -> None:
         await asyncio.sleep(self.debounce)
+        rv = self.store.resource_version
         snap = build_snapshot(self.objects, self.settings)
         if self.hosts_file is not None:
             hosts = netshim.hosts_map(snap.services, self.settings.cluster_domain)
@@ -69,3 +72,11 @@ class MeshController(Controller):
                 netshim.write_hosts(self.hosts_file, hosts)
                 self._hosts = hosts
         await self.mesh.apply(snap)
+        async with self._applied:
+            self.applied_rv = max(self.applied_rv, rv)
+            self._applied.notify_all()
+
+    async def wait_applied(self, rv: int) -> None:
+        """Return once Envoy runs a configuration built from the store at `rv` or later."""
+        async with self._applied:
+            await self._applied.wait_for(lambda: self.applied_rv >= rv)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from turnout.runtime import backoff
@@ -31,7 +31,8 @@ class Kubelet:
     def __init__(self, state_dir: Path, client: KubeletClient, catalog: Catalog, *,
                  node_name: str = "turnout", host_ip: str = "127.0.0.1",
                  extra_env: Callable[[Obj], dict[str, str]] | None = None,
-                 backoff_seconds: float | None = None) -> None:
+                 backoff_seconds: float | None = None,
+                 before_stop: Callable[[Obj], Awaitable[None]] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.client = client
         self.catalog = catalog
@@ -45,6 +46,7 @@ class Kubelet:
             host_ip=host_ip, extra_env=extra_env, backoff_initial=backoff_seconds,
             backoff_max=backoff_seconds * (backoff.DEFAULT_MAX / backoff.DEFAULT_INITIAL),
             owner_of=self.owner_of, log_dir=self._log_dir, on_gone=self._gone,
+            before_stop=before_stop,
         )
         self.workers: dict[str, PodWorker] = {}
         self._stopping: set[asyncio.Task[None]] = set()

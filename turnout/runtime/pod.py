@@ -49,6 +49,8 @@ class Context:
     on_gone: Callable[[PodWorker], Awaitable[None]]
     """Called after ``pod_terminated``: the kubelet forgets the worker and frees its address."""
     cpu_capacity: float = field(default_factory=lambda: float(os.cpu_count() or 1))
+    before_stop: Callable[[Obj], Awaitable[None]] | None = None
+    """Awaited before a deleted pod's containers get SIGTERM: the mesh drains it first."""
 
 
 def ref(pod: Obj, container: str | None = None, init: bool = False) -> Obj:
@@ -120,6 +122,11 @@ class PodWorker:
             self._stopping = asyncio.create_task(self._delete(grace_seconds(pod)))
 
     async def _delete(self, grace: float) -> None:
+        if self.ctx.before_stop is not None and self.procs:
+            try:
+                await asyncio.wait_for(self.ctx.before_stop(self.pod), timeout=min(grace, 5.0))
+            except (TimeoutError, Exception):  # draining is best effort; stopping is not
+                pass
         await self.stop(grace)
         await self._send()
         await self.ctx.client.pod_terminated(self.namespace, self.name)
