@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +52,14 @@ def versions(proxy: str, url: str, headers: dict[str, str], n: int = N,
     for v in results:
         counts[v] = counts.get(v, 0) + 1
     return counts
+
+
+def turnout(cluster: RunningCluster, *args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "turnout.cli.main", "--state-dir",
+                        str(cluster.state_dir), *args], text=True, capture_output=True,
+                       timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
 
 
 def wait_ready(cluster: RunningCluster, ns: str, deploys: list[str]) -> None:
@@ -110,6 +121,12 @@ def test_seed_002_header_canary_in_the_mesh(cluster: RunningCluster, lab: Path) 
     assert none == {"1.0": 40}, none
     products = versions(proxy, url, {"page-source": "products"})
     assert within_binomial(products.get("2.0", 0), N), products
+    explained = turnout(cluster, "explain", "-n", "ns3", url, "-H", "page-source: products")
+    assert "vs/ns3/ads-vs/0" in explained and "50.0%" in explained
+    assert "outbound|5002|v2|advertisements.ns3.svc.cluster.local" in explained
+    explained = turnout(cluster, "explain", "-n", "ns3", url)
+    assert "vs/ns3/ads-vs/1" in explained and "100.0%" in explained
+    assert "No validation issues" in turnout(cluster, "analyze", "-n", "ns3")
     # the storefront through the Istio ingress gateway
     with urllib.request.urlopen("http://127.0.0.1:30003/", timeout=10) as r:
         assert "Version 1.0" in r.read().decode()
@@ -118,3 +135,10 @@ def test_seed_002_header_canary_in_the_mesh(cluster: RunningCluster, lab: Path) 
                      timeout=10, what="the VirtualService's removal to take effect")
     after = versions(proxy, url, {"page-source": "home"}, n=60, concurrency=1)
     assert within_binomial(after.get("2.0", 0), 60), after
+    # a rule pointing at a subset no DestinationRule defines: analyze names it, Envoy says NC
+    broken = (ads_v2 / "virtualservice.yaml").read_text().replace("subset: v2", "subset: v3")
+    cluster.kubectl("apply", "-f", "-", input=broken)
+    r = subprocess.run([sys.executable, "-m", "turnout.cli.main", "--state-dir",
+                        str(cluster.state_dir), "analyze", "-n", "ns3"], text=True,
+                       capture_output=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 1 and "IST0101" in r.stdout and "v3" in r.stdout, r.stdout

@@ -84,7 +84,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return _up_detached(state, port)
     from turnout.cluster.server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def ready(seconds: float) -> None:

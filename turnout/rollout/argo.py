@@ -1,0 +1,227 @@
+"""Argo Rollouts `Rollout` front end, pure parts: spec → plan, ReplicaSets, analysis runs, status.
+
+Why this exists: a Rollout owns its ReplicaSets like a Deployment does (one per pod-template
+hash, labelled `rollouts-pod-template-hash`), and its canary steps or blue/green settings map onto
+the shared engine. Rendering those objects and the Argo-shaped status here keeps
+``argo_controller`` a thin loop of reads and writes.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+from turnout.controllers.workloads import template_hash
+from turnout.rollout import analysis_run, engine
+from turnout.rollout.engine import HeaderMatch, Phase, Plan, State
+from turnout.rollout.flagger import seconds
+from turnout.rollout.routers.istio import HASH_LABEL
+from turnout.types import Obj
+
+ARGO_PHASE = {Phase.INITIALIZING: "Progressing", Phase.HEALTHY: "Healthy",
+              Phase.PROGRESSING: "Progressing", Phase.PAUSED: "Paused",
+              Phase.PROMOTING: "Progressing", Phase.ABORTED: "Degraded"}
+
+
+def revision(template: Obj) -> str:
+    t = copy.deepcopy(template)
+    meta = t.get("metadata") or {}
+    meta.pop("creationTimestamp", None)
+    (meta.get("labels") or {}).pop(HASH_LABEL, None)
+    return template_hash(t)
+
+
+def strategy(spec: Obj) -> tuple[str, Obj]:
+    st = spec.get("strategy") or {}
+    if "blueGreen" in st:
+        return "blueGreen", st["blueGreen"] or {}
+    return "canary", st.get("canary") or {}
+
+
+def _header_route(s: Obj) -> engine.SetHeaderRoute:
+    out = []
+    for m in s.get("match") or []:
+        hv = m.get("headerValue") or {}
+        kind, value = next(iter(hv.items())) if hv else ("exact", "")
+        out.append(HeaderMatch(str(m.get("headerName", "")), str(value), str(kind)))
+    return engine.SetHeaderRoute(str(s.get("name", "header")), tuple(out))
+
+
+def plan(spec: Obj) -> Plan:
+    """Raises ValueError naming the field for a step turnout cannot run."""
+    kind, st = strategy(spec)
+    steps: list[engine.Step] = []
+    delay = seconds(st.get("abortScaleDownDelaySeconds", st.get("scaleDownDelaySeconds")), 30.0)
+    if kind == "blueGreen":
+        if st.get("prePromotionAnalysis"):
+            steps.append(engine.Analyze("pre-promotion"))
+        if st.get("autoPromotionEnabled") is False:
+            steps.append(engine.Pause(None))
+        elif st.get("autoPromotionSeconds"):
+            steps.append(engine.Pause(float(st["autoPromotionSeconds"])))
+        return Plan(tuple(steps), scale_down_delay=delay)
+    for i, s in enumerate(st.get("steps") or []):
+        where = f"spec.strategy.canary.steps[{i}]"
+        if "setWeight" in s:
+            steps.append(engine.SetWeight(int(s["setWeight"])))
+        elif "pause" in s:
+            d = (s.get("pause") or {}).get("duration")
+            steps.append(engine.Pause(seconds(d, 0.0) if d is not None else None))
+        elif "analysis" in s:
+            steps.append(engine.Analyze(f"step-{i}"))
+        elif "setHeaderRoute" in s:
+            steps.append(_header_route(s["setHeaderRoute"] or {}))
+        elif "setMirrorRoute" in s:
+            m = s["setMirrorRoute"] or {}
+            pct = int(m.get("percentage", 100)) if m.get("match") else None
+            steps.append(engine.SetMirrorRoute(str(m.get("name", "mirror")), pct))
+        elif "setCanaryScale" in s:
+            continue
+        else:
+            raise ValueError(f"{where}: unsupported step {sorted(s)} (setWeight, pause, "
+                             "analysis, setHeaderRoute, setMirrorRoute, setCanaryScale)")
+    bg = st.get("analysis")
+    return Plan(tuple(steps), scale_down_delay=delay,
+                background_from=int(bg.get("startingStep", 0) or 0) if bg else None)
+
+
+def replica_set(rollout: Obj, rev: str, replicas: int) -> Obj:
+    meta = rollout["metadata"]
+    tmpl = copy.deepcopy(rollout["spec"].get("template") or {})
+    tmeta = tmpl.setdefault("metadata", {})
+    tmeta.pop("creationTimestamp", None)
+    tmeta["labels"] = {**(tmeta.get("labels") or {}), HASH_LABEL: rev}
+    sel = copy.deepcopy(rollout["spec"].get("selector") or {})
+    sel["matchLabels"] = {**(sel.get("matchLabels") or {}), HASH_LABEL: rev}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": f"{meta['name']}-{rev}", "namespace": meta["namespace"],
+                         "labels": dict(tmeta["labels"]),
+                         "annotations": {"rollout.argoproj.io/revision": rev},
+                         "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                                              "kind": "Rollout", "name": meta["name"],
+                                              "uid": meta.get("uid", ""), "controller": True,
+                                              "blockOwnerDeletion": True}]},
+            "spec": {"replicas": replicas, "selector": sel, "template": tmpl,
+                     "minReadySeconds": rollout["spec"].get("minReadySeconds", 0)}}
+
+
+def scales(spec: Obj, s: State, routed: bool) -> dict[str, int]:
+    """Wanted replicas per revision hash (revisions not listed go to 0)."""
+    n = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    if s.phase is Phase.INITIALIZING:
+        return {s.canary: n}
+    out = {s.stable: n}
+    if not s.canary:
+        return out
+    retiring = s.retire_at is not None
+    if s.in_flight or (s.phase is Phase.ABORTED and retiring):
+        canary_n = n if routed else min(n, max(1, math.ceil(n * s.weight / 100)))
+        out[s.canary] = canary_n
+        if not routed and s.in_flight:
+            out[s.stable] = max(0, n - canary_n) if s.weight else n
+    return out
+
+
+def analysis_templates(refs: list[Obj]) -> list[tuple[str, bool]]:
+    return [(str(r.get("templateName")), bool(r.get("clusterScope"))) for r in refs or []]
+
+
+def render_analysis_run(rollout: Obj, name: str, templates: list[Obj], args: list[Obj],
+                 arms: Obj) -> Obj:
+    """An AnalysisRun merging ``templates``' metrics with ``args`` substituted."""
+    values = {str(a.get("name")): str(a.get("value", "")) for a in args if "value" in a}
+    metrics: list[Obj] = []
+    dry: list[Obj] = []
+    for t in templates:
+        ts = t.get("spec") or {}
+        for a in ts.get("args") or []:
+            if "value" in a:
+                values.setdefault(str(a["name"]), str(a["value"]))
+        metrics += ts.get("metrics") or []
+        dry += ts.get("dryRun") or []
+    meta = rollout["metadata"]
+    spec: Obj = {"metrics": analysis_run.substitute(copy.deepcopy(metrics), values),
+                 "args": [{"name": k, "value": v} for k, v in values.items()]}
+    if dry:
+        spec["dryRun"] = dry
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+            "metadata": {"name": name, "namespace": meta["namespace"],
+                         "labels": {"rollouts-pod-template-hash": arms.get("canary_hash", ""),
+                                    "rollout.argoproj.io/name": meta["name"]},
+                         "annotations": {"turnout.dev/arms": json.dumps(arms)},
+                         "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
+                                              "kind": "Rollout", "name": meta["name"],
+                                              "uid": meta.get("uid", ""), "controller": True,
+                                              "blockOwnerDeletion": True}]},
+            "spec": spec}
+
+
+def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj], run_names: list[str],
+           now_iso: str) -> Obj:
+    spec = rollout["spec"]
+    old = rollout.get("status") or {}
+    kind, _ = strategy(spec)
+    phase = ARGO_PHASE[s.phase]
+    stable = s.stable or s.canary
+    current = s.canary or s.stable
+    def count(h: str, k: str) -> int:
+        return int((rs_status.get(h) or {}).get(k, 0))
+
+    total = sum(int(v.get("replicas", 0)) for v in rs_status.values())
+    avail = sum(int(v.get("availableReplicas", 0)) for v in rs_status.values())
+    prev = {c.get("type"): c for c in old.get("conditions") or []}
+
+    def cond(t: str, ok: bool, reason: str, message: str) -> Obj:
+        p = prev.get(t) or {}
+        st = "True" if ok else "False"
+        same = p.get("status") == st and p.get("reason") == reason
+        return {"type": t, "status": st, "reason": reason, "message": message,
+                "lastUpdateTime": p.get("lastUpdateTime", now_iso) if same else now_iso,
+                "lastTransitionTime": p.get("lastTransitionTime", now_iso) if same else now_iso}
+
+    want = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    healthy = s.phase is Phase.HEALTHY
+    out: Obj = {
+        "phase": phase,
+        "message": s.message or ("" if healthy else s.pause_reason),
+        "observedGeneration": str(rollout["metadata"].get("generation", 1)),
+        "currentPodHash": current,
+        "stableRS": stable,
+        "replicas": total, "availableReplicas": avail,
+        "updatedReplicas": count(current, "replicas"),
+        "readyReplicas": sum(int(v.get("readyReplicas", 0)) for v in rs_status.values()),
+        "selector": ",".join(f"{k}={v}" for k, v in sorted(
+            ((spec.get("selector") or {}).get("matchLabels") or {}).items())),
+        "abort": s.phase is Phase.ABORTED,
+        "pauseConditions": [{"reason": s.pause_reason, "startTime": now_iso}]
+        if s.phase is Phase.PAUSED else None,
+        "controllerPause": s.phase is Phase.PAUSED,
+        "conditions": [
+            cond("Available", avail >= want, "AvailableReason",
+                 "Rollout has minimum availability" if avail >= want else
+                 "Rollout does not have minimum availability"),
+            cond("Progressing", s.phase is not Phase.ABORTED,
+                 {Phase.ABORTED: "RolloutAborted", Phase.PAUSED: "RolloutPaused",
+                  Phase.HEALTHY: "NewReplicaSetAvailable"}.get(s.phase, "ReplicaSetUpdated"),
+                 s.message or f"ReplicaSet {rollout['metadata']['name']}-{current} is "
+                              f"{'available' if healthy else 'progressing'}"),
+            cond("Healthy", healthy, "RolloutHealthy",
+                 "Rollout is healthy" if healthy else "Rollout is not healthy"),
+        ],
+        "turnout": s.to_json(),
+    }
+    if kind == "canary":
+        out["currentStepIndex"] = min(s.step, len(plan_.steps)) if s.canary else \
+            len(plan_.steps)
+        out["canary"] = {"weights": {"canary": {"podTemplateHash": s.canary or stable,
+                                                "weight": s.weight},
+                                     "stable": {"podTemplateHash": stable,
+                                                "weight": 100 - s.weight}},
+                         "currentStepAnalysisRunStatus": {"name": run_names[0]}
+                         if run_names else None}
+    else:
+        out["blueGreen"] = {"activeSelector": stable, "previewSelector": current}
+    return {k: v for k, v in out.items() if v is not None}

@@ -1,0 +1,156 @@
+"""Metric providers for AnalysisRuns: `prometheus`, `web` and turnout's built-in `turnout`.
+
+Why this exists: each provider turns one metric spec into one measurement (phase, value,
+message). `prometheus` and `web` are Argo's (an HTTP query whose result is held to the metric's
+conditions); `turnout` judges canary against stable from turnout's own telemetry with the
+sequential statistical verdict, so the measurement carries numbers and a reason. An unknown
+provider is an Error measurement naming it, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+from typing import Any, Protocol
+
+from turnout.analysis import Outcome, Thresholds
+from turnout.rollout import analysis_run, metrics
+from turnout.types import Obj
+
+ARMS = "turnout.dev/arms"
+
+Measurement = tuple[str, str, str]  # phase, value, message
+
+
+class Provider(Protocol):
+    def measure(self, metric: Obj, run: Obj, now: float) -> Measurement: ...
+
+
+def _http_json(url: str, timeout: float, method: str = "GET", body: str | None = None,
+               headers: dict[str, str] | None = None) -> Any:
+    req = urllib.request.Request(url, method=method, headers=headers or {},
+                                 data=body.encode() if body else None)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+class Prometheus:
+    def measure(self, metric: Obj, run: Obj, now: float) -> Measurement:
+        cfg = (metric.get("provider") or {}).get("prometheus") or {}
+        address, query = str(cfg.get("address", "")).rstrip("/"), cfg.get("query", "")
+        if not address or not query:
+            return "Error", "", "prometheus provider needs address and query"
+        url = f"{address}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+        try:
+            doc = _http_json(url, float(cfg.get("timeout", 10)))
+        except (OSError, ValueError) as e:
+            return "Error", "", f"prometheus query failed: {e}"
+        data = (doc or {}).get("data") or {}
+        if (doc or {}).get("status") != "success":
+            return "Error", "", f"prometheus: {(doc or {}).get('error', 'query failed')}"
+        result: Any
+        if data.get("resultType") == "vector":
+            result = [float(s["value"][1]) for s in data.get("result") or []]
+        elif data.get("resultType") == "scalar":
+            result = float(data["result"][1])
+        else:
+            return "Error", "", f"prometheus: unsupported result type {data.get('resultType')}"
+        return _judged(metric, result)
+
+
+def json_path(doc: Any, path: str) -> Any:
+    """A `{$.a.b[0]}`-style path (the subset Argo's web provider examples use)."""
+    p = path.strip()
+    if p.startswith("{") and p.endswith("}"):
+        p = p[1:-1]
+    p = p.lstrip("$").lstrip(".")
+    cur = doc
+    for part in filter(None, p.replace("[", ".").replace("]", "").split(".")):
+        cur = cur[int(part)] if isinstance(cur, list) else cur[part]
+    return cur
+
+
+class Web:
+    def measure(self, metric: Obj, run: Obj, now: float) -> Measurement:
+        cfg = (metric.get("provider") or {}).get("web") or {}
+        if not cfg.get("url"):
+            return "Error", "", "web provider needs url"
+        headers = {str(h.get("key")): str(h.get("value")) for h in cfg.get("headers") or []}
+        try:
+            doc = _http_json(str(cfg["url"]), float(cfg.get("timeoutSeconds", 10)),
+                             str(cfg.get("method", "GET")), cfg.get("body"), headers)
+            result = json_path(doc, str(cfg.get("jsonPath", "{$}")))
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+            return "Error", "", f"web provider failed: {e}"
+        return _judged(metric, result)
+
+
+class Builtin:
+    """`provider: {turnout: {...}}`: the sequential canary-vs-stable verdict."""
+
+    def __init__(self, source: metrics.MetricSource) -> None:
+        self.source = source
+
+    def measure(self, metric: Obj, run: Obj, now: float) -> Measurement:
+        cfg = (metric.get("provider") or {}).get("turnout") or {}
+        arms_raw: Obj = {}
+        try:
+            arms_raw = json.loads(
+                (run["metadata"].get("annotations") or {}).get(ARMS) or "{}")
+        except ValueError:
+            pass
+        arms = metrics.Arms(
+            namespace=str(cfg.get("namespace") or arms_raw.get("namespace")
+                          or run["metadata"]["namespace"]),
+            service=str(cfg.get("service") or arms_raw.get("service", "")),
+            stable_version=str(cfg.get("stableVersion") or arms_raw.get("stable", "")),
+            canary_version=str(cfg.get("canaryVersion") or arms_raw.get("canary", "")))
+        if not arms.service or not arms.canary_version:
+            return "Error", "", ("turnout provider: service and canaryVersion unknown (set "
+                                 "provider.turnout.service/canaryVersion or run it from a "
+                                 "Rollout)")
+        started = float(arms_raw.get("started") or now - 60)
+        try:
+            th = Thresholds(
+                max_latency_increase=float(cfg.get("maxLatencyIncrease", 0.10)),
+                min_latency_increase_ms=float(cfg.get("minLatencyIncreaseMs", 5.0)),
+                max_error_rate_increase=float(cfg.get("maxErrorRateIncrease", 0.005)),
+                alpha=float(cfg.get("alpha", 0.01)),
+                min_samples=int(cfg.get("minSamples", 20)))
+        except ValueError as e:
+            return "Error", "", f"turnout provider: {e}"
+        gate = metrics.verdict_gate(self.source, arms,
+                                    timedelta(seconds=max(1.0, now - started)), th)
+        phase = {Outcome.PASS: "Successful", Outcome.FAIL: "Failed",
+                 Outcome.INCONCLUSIVE: "Inconclusive"}[gate.outcome]
+        return phase, json.dumps(list(gate.metrics))[:4000], gate.reason
+
+
+def _judged(metric: Obj, result: Any) -> Measurement:
+    value = json.dumps(result)
+    try:
+        phase = analysis_run.judge(metric, result)
+    except ValueError as e:
+        return "Error", value, str(e)
+    cond = metric.get("failureCondition") if phase == "Failed" and \
+        metric.get("failureCondition") else metric.get("successCondition") or ""
+    return phase, value, f"result {value}: {'met' if phase == 'Successful' else 'failed'} " \
+                         f"{cond}".strip()
+
+
+class Providers:
+    """Picks the provider a metric names; raises on none or several."""
+
+    def __init__(self, source: metrics.MetricSource) -> None:
+        self.by_name: dict[str, Provider] = {"prometheus": Prometheus(), "web": Web(),
+                                             "turnout": Builtin(source)}
+
+    def measure(self, metric: Obj, run: Obj, now: float | None = None) -> Measurement:
+        names = list((metric.get("provider") or {}).keys())
+        if len(names) != 1 or names[0] not in self.by_name:
+            return "Error", "", (f"metric {metric.get('name')!r}: provider {names or 'missing'} "
+                                 f"is not supported (one of: {', '.join(self.by_name)})")
+        return self.by_name[names[0]].measure(metric, run, time.time() if now is None else now)
