@@ -108,6 +108,23 @@ def test_lab_ecommerce_v1_applies_and_lists_like_a_real_cluster(cluster: Running
     assert "advertisements2" not in out
 
 
+def test_database_pv_and_pvc_bind_like_a_real_cluster(cluster: RunningCluster,
+                                                      lab: Path) -> None:
+    cluster.kubectl("create", "namespace", "database")
+    out = cluster.kubectl("apply", "-n", "database", "-f",
+                          str(lab / "database" / "db.yaml")).stdout
+    assert "persistentvolume/task-pv-volume created" in out
+    assert "serviceaccount/postgres created" in out
+    cluster.wait_for(lambda: "Bound" in cluster.kubectl("get", "pvc", "-n", "database").stdout,
+                     what="the claim to bind")
+    pvc = cluster.kubectl("get", "pvc", "-n", "database").stdout.splitlines()
+    assert pvc[0].split()[:6] == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "MODES"]
+    assert pvc[1].split()[:5] == ["task-pvc-volume", "Bound", "task-pv-volume", "5Gi", "RWO"]
+    pv = cluster.kubectl("get", "pv").stdout.splitlines()[1].split()
+    assert pv[:5] == ["task-pv-volume", "5Gi", "RWO", "Retain", "Bound"]
+    assert pv[5] == "database/task-pvc-volume"
+
+
 def test_istio_lab_files_apply(cluster: RunningCluster, lab: Path) -> None:
     cluster.kubectl("create", "namespace", "ns3")
     cluster.kubectl("apply", "-f", str(lab / "istio" / "ecommerce-istio") + "/")

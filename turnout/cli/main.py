@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from turnout import __version__
-from turnout.cli import cluster_cmds, mesh_cmds, rollout_cmds
+from turnout.cli import cluster_cmds, demo_cmds, mesh_cmds, rollout_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     cluster_cmds.register(sub)
     mesh_cmds.register(sub)
+    demo_cmds.register(sub)
     rollout_cmds.register(sub)
     return p
 
