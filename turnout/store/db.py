@@ -78,7 +78,7 @@ class Store:
         """The stored object itself, not a copy: callers must not mutate it."""
         return self._objects.get((key, namespace, name))
 
-    def list(self, key: str, namespace: str | None = None) -> "builtins.list[Obj]":
+    def list(self, key: str, namespace: str | None = None) -> builtins.list[Obj]:
         return [copy.deepcopy(o) for o in self.iter(key, namespace)]
 
     def iter(self, key: str, namespace: str | None = None) -> Iterable[Obj]:
@@ -88,7 +88,7 @@ class Store:
         items.sort(key=lambda kv: (kv[0][1], kv[0][2]))
         return [o for _, o in items]
 
-    def namespaces_in_use(self, namespace: str) -> "builtins.list[tuple[str, str]]":
+    def namespaces_in_use(self, namespace: str) -> builtins.list[tuple[str, str]]:
         return [(k[0], k[2]) for k in self._objects if k[1] == namespace]
 
     # --- writes ---------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ class Store:
 
     # --- watch ----------------------------------------------------------------------------------
 
-    def events_since(self, rv: int) -> "builtins.list[Event]":
+    def events_since(self, rv: int) -> builtins.list[Event]:
         """Logged events after `rv`; raises 410 Gone if `rv` is older than the log holds."""
         if rv < self._oldest:
             raise errors.gone(f"too old resource version: {rv} ({self._oldest})")
