@@ -24,6 +24,7 @@ from turnout.analysis import confseq
 from turnout.analysis.fmt import DASH as _DASH
 from turnout.analysis.fmt import fmt_ms, fmt_pct, fmt_points
 from turnout.analysis.histogram import Histogram
+from turnout.analysis.paired import PairedDifference
 from turnout.analysis.verdict import MetricVerdict, Outcome, Thresholds, Verdict, quantile_name
 
 Arm = Literal["baseline", "canary"]
@@ -53,6 +54,11 @@ class CanaryAnalysis:
             for q in th.latency_quantiles
         ]
         self._arms: dict[str, _ArmState] = {"baseline": _ArmState(), "canary": _ArmState()}
+        # The error metric's share is split between two valid sequences whose intersection is
+        # reported: per-arm rate sequences (tight when errors are extreme, e.g. 20 of 20) and a
+        # paired-difference sequence (variance-adaptive: fast for 1 % -> 3 %).
+        self._error_diff = PairedDifference(th.alpha / th.metric_count / 2)
+        self._rate_alpha = th.alpha / th.metric_count / 4
 
     def observe(self, arm: Arm, latency_ms: float, error: bool) -> None:
         state = self._arms.get(arm)
@@ -61,6 +67,7 @@ class CanaryAnalysis:
         state.hist.add(latency_ms)
         if error:
             state.errors += 1
+        self._error_diff.observe(arm, error)
 
     @property
     def counts(self) -> tuple[int, int]:
@@ -89,21 +96,19 @@ class CanaryAnalysis:
         # exceeds the highest plausible baseline quantile plus its limit (limit grows with Q_b).
         return canary_low - baseline_high > self._latency_limit(baseline_high)
 
-    def _rate_intervals(self) -> tuple[tuple[float, float], tuple[float, float]]:
+    def _error_interval(self) -> tuple[float, float]:
         b, c = self._arms["baseline"], self._arms["canary"]
-        return (
-            confseq.rate_interval(b.errors, b.n, self.arm_alpha),
-            confseq.rate_interval(c.errors, c.n, self.arm_alpha),
-        )
+        b_lo, b_hi = confseq.rate_interval(b.errors, b.n, self._rate_alpha)
+        c_lo, c_hi = confseq.rate_interval(c.errors, c.n, self._rate_alpha)
+        p_lo, p_hi = self._error_diff.interval()
+        return max(c_lo - b_hi, p_lo), min(c_hi - b_lo, p_hi)
 
     def _errors_fail(self) -> bool:
         b, c = self._arms["baseline"], self._arms["canary"]
         limit = self.thresholds.max_error_rate_increase
-        if c.errors / c.n - b.errors / b.n <= limit:  # cheap necessary condition
-            return False
-        # canary's lower end > x  <=>  x is below the canary's rate and outside its sequence
-        x = confseq.rate_interval(b.errors, b.n, self.arm_alpha)[1] + limit
-        return x < c.errors / c.n and not confseq.rate_contains(c.errors, c.n, self.arm_alpha, x)
+        if min(b.n, c.n) == 0 or c.errors / c.n - b.errors / b.n <= limit:
+            return False  # cheap necessary condition
+        return self._error_interval()[0] > limit
 
     def _thin(self) -> bool:
         n_b, n_c = self.counts
@@ -221,8 +226,7 @@ class CanaryAnalysis:
             )
         rate_b, rate_c = b.errors / b.n, c.errors / c.n
         diff = rate_c - rate_b
-        (b_lo, b_hi), (c_lo, c_hi) = self._rate_intervals()
-        interval = (c_lo - b_hi, c_hi - b_lo)
+        interval = self._error_interval()
         direction = "higher" if diff >= 0 else "lower"
         summary = (
             f"canary error rate is {fmt_points(abs(diff))} points {direction} than baseline "
