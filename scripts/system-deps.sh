@@ -5,6 +5,10 @@ need=()
 # PostgreSQL: the lab's database pod (postgres:* images) runs the host's PostgreSQL server.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v wget >/dev/null 2>&1 || need+=(wget)
+# Chromium: the dashboard's browser tests drive Debian's build through Playwright.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# Prometheus: the telemetry tests scrape /metrics with the real server.
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

@@ -40,6 +40,10 @@ def register(sub: Any) -> None:
     kc = sub.add_parser("kubeconfig", help="print the kubeconfig path")
     kc.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
     kc.set_defaults(func=cmd_kubeconfig)
+    db = sub.add_parser("dashboard", help="print the dashboard's URL (with your token)")
+    db.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
+    db.add_argument("--open", action="store_true", help="also open it in a browser")
+    db.set_defaults(func=cmd_dashboard)
     k = sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
     k.set_defaults(func=cmd_kubectl)
 
@@ -201,6 +205,25 @@ def _counts(state: StateDir, port: int) -> dict[str, dict[str, int]]:
     except (OSError, ValueError, urllib.error.HTTPError):
         pass
     return counts
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    state = state_of(args)
+    if not running(state):
+        console.print(f"turnout is not running for {state.root}: start it with `turnout up`")
+        return 1
+    port = state.read_server().get("dashboard_port")
+    if not isinstance(port, int):
+        console.print("this cluster has no dashboard port recorded; restart it with turnout up")
+        return 1
+    # the token rides in the fragment: never sent to any server, moved to sessionStorage
+    url = f"http://127.0.0.1:{port}/#token={state.token()}"
+    print(url)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    return 0
 
 
 def cmd_kubeconfig(args: argparse.Namespace) -> int:

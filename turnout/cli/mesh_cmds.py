@@ -64,7 +64,9 @@ def snapshot(state: StateDir) -> sn.Snapshot:
 def cmd_analyze(args: argparse.Namespace) -> int:
     findings = mesh_analyze.analyze(snapshot(state_of(args)))
     if args.namespace and not args.all_namespaces:
-        findings = [f for f in findings if f.namespace in ("", args.namespace)]
+        findings = [f for f in findings if f.namespace == args.namespace or
+                    (f.kind == "Namespace" and f.name == args.namespace) or
+                    (not f.namespace and f.kind != "Namespace")]
     if not findings:
         scope = f"namespace {args.namespace}" if args.namespace else "all namespaces"
         out.print(f"[green]✔ No validation issues found when analyzing {scope}.[/]")

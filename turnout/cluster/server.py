@@ -15,7 +15,7 @@ import uvicorn
 from turnout import netshim
 from turnout.api.app import ApiContext, make_app
 from turnout.cluster import bootstrap, tls
-from turnout.cluster.state import StateDir
+from turnout.cluster.state import StateDir, port_free
 from turnout.controllers.base import Manager
 from turnout.controllers.deployment import DeploymentController
 from turnout.controllers.endpoints import EndpointsController
@@ -36,7 +36,10 @@ from turnout.runtime.kubelet import Kubelet
 from turnout.store import objects as objects_mod
 from turnout.store.db import Store
 from turnout.store.objects import Objects
+from turnout.telemetry.service import Telemetry
 from turnout.types import Obj
+from turnout.web.app import WebContext
+from turnout.web.app import make_app as make_web_app
 
 objects_mod.EXTRA_VALIDATORS.update({
     f"virtualservices.{ISTIO_NET}": (mesh_validation.validate_virtual_service,),
@@ -44,6 +47,7 @@ objects_mod.EXTRA_VALIDATORS.update({
 })
 
 log = logging.getLogger("turnout")
+DASHBOARD_PORT = 15000
 
 
 class Cluster:
@@ -77,6 +81,7 @@ class Cluster:
         ])
         self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
                               logs=KubeletLogs(self.kubelet))
+        self.telemetry: Telemetry | None = None
         self._housekeeping: asyncio.Task[None] | None = None
 
     def _pod_env(self, pod: Obj) -> dict[str, str]:
@@ -129,6 +134,16 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def _dashboard_port(state: StateDir) -> int:
+    saved = state.read_server().get("dashboard_port")
+    if isinstance(saved, int) and port_free(saved):
+        return saved
+    port = DASHBOARD_PORT
+    while not port_free(port):
+        port += 1
+    return port
+
+
 async def serve(state: StateDir, port: int,
                 on_ready: Callable[[float], None] | None = None) -> None:
     t0 = time.monotonic()
@@ -140,21 +155,37 @@ async def serve(state: StateDir, port: int,
                             log_level="warning", lifespan="off", access_log=False,
                             timeout_graceful_shutdown=2)
     server = _Server(config)
+    dash_port = _dashboard_port(state)
+    web = make_web_app(WebContext(
+        cluster.objects, cluster.telemetry, cluster.api.token,
+        frozenset({f"127.0.0.1:{dash_port}", f"localhost:{dash_port}"})))
+    dashboard = _Server(uvicorn.Config(web, host="127.0.0.1", port=dash_port, http="h11",
+                                       ws="none", log_level="warning", lifespan="off",
+                                       access_log=False, timeout_graceful_shutdown=1))
     loop = asyncio.get_running_loop()
+
+    def request_exit() -> None:
+        server.request_exit()
+        dashboard.request_exit()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.request_exit)
+        loop.add_signal_handler(sig, request_exit)
     await cluster.start()
     serving = asyncio.create_task(server.serve())
+    dashboard_task = asyncio.create_task(dashboard.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)
     if server.started:
-        state.write_server(pid=os.getpid(), port=port, started=time.time())
+        state.write_server(pid=os.getpid(), port=port, dashboard_port=dash_port,
+                           started=time.time())
         if on_ready is not None:
             on_ready(time.monotonic() - t0)
     try:
         await serving
     finally:
+        dashboard.request_exit()
+        await dashboard_task
         await cluster.stop()
         info = state.read_server()
         if info.get("pid") == os.getpid():
-            state.write_server(port=port)
+            state.write_server(port=port, dashboard_port=dash_port)

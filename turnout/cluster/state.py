@@ -77,7 +77,7 @@ class StateDir:
         if isinstance(saved, int):
             return saved
         port = DEFAULT_PORT
-        while not _free(port):
+        while not port_free(port):
             port += 1
         return port
 
@@ -135,7 +135,7 @@ class StateDir:
         return self.kubeconfig
 
 
-def _free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
