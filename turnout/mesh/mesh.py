@@ -70,7 +70,9 @@ class Mesh:
 
     async def apply(self, snap: Snapshot) -> None:
         snap = replace(snap, settings=self.settings)
-        new = xds.with_sources(translate(snap), self.layout, self.settings.eds_files)
+        # off the event loop: a large mesh takes a while to translate, the API must not stall
+        config = await asyncio.to_thread(translate, snap)
+        new = xds.with_sources(config, self.layout, self.settings.eds_files)
         async with self._lock:
             await self._deliver(self.config, new)
             self.config = new

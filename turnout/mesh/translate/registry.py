@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from turnout.mesh import snapshot as sn
 from turnout.mesh.translate import naming
@@ -108,6 +109,15 @@ class Registry:
             self.services[svc.fqdn] = svc
         self.pods = [p for p in snap.pods if sn.pod_ip(p)]
         self.ready_pods = [p for p in self.pods if sn.pod_ready(p)]
+        # ready pods indexed by (namespace, label, value): a selector looks at its rarest label
+        self._ready_by_label: dict[tuple[str, str, str], list[tuple[Obj, Mapping[str, str]]]] = {}
+        for p in self.ready_pods:
+            labels = sn.labels_of(p)
+            for k, v in labels.items():
+                self._ready_by_label.setdefault((sn.namespace_of(p), k, v), []).append(
+                    (p, labels))
+        self.cache: dict[Any, Any] = {}
+        """Per-snapshot memo for translators (the registry lives as long as one translation)."""
         self._drs: dict[str, Obj] = {}
         for dr in sorted(snap.destination_rules, key=_age_key):
             host = self.qualify(str((dr.get("spec") or {}).get("host") or ""), sn.namespace_of(dr))
@@ -156,11 +166,12 @@ class Registry:
         if self.is_builtin(svc):
             return [Endpoint(self.settings.node_address, self.builtin_port(svc), svc.name,
                              svc.namespace, {})]
-        out = []
-        for pod in self.ready_pods:
-            if sn.namespace_of(pod) != svc.namespace:
-                continue
-            labels = sn.labels_of(pod)
+        out: list[Endpoint] = []
+        if not svc.selector:
+            return out
+        candidates = min((self._ready_by_label.get((svc.namespace, k, v), [])
+                          for k, v in svc.selector.items()), key=len)
+        for pod, labels in candidates:
             if not sn.selects(svc.selector, labels):
                 continue
             if subset is not None and not all(labels.get(k) == v for k, v in subset.items()):

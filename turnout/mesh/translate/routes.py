@@ -45,8 +45,15 @@ def host_matches(pattern: str, host: str) -> bool:
         pattern.startswith("*") and fnmatch.fnmatchcase(host, pattern))
 
 
-def mesh_virtual_services(reg: Registry, svc: Service) -> list[Obj]:
-    """VirtualServices (bound to `mesh`) whose hosts cover the service, oldest first."""
+def _mesh_bound(reg: Registry) -> list[tuple[Obj, list[str]]]:
+    """VirtualServices bound to `mesh`, oldest first, with their qualified hosts.
+
+    Computed once per snapshot: every pod's route table asks for every service, and re-sorting
+    and re-qualifying per question made translation quadratic in the mesh's size.
+    """
+    cached: list[tuple[Obj, list[str]]] | None = reg.cache.get("mesh_vs")
+    if cached is not None:
+        return cached
     out = []
     for vs in sorted(reg.snap.virtual_services, key=age_key):
         spec = vs.get("spec") or {}
@@ -54,10 +61,31 @@ def mesh_virtual_services(reg: Registry, svc: Service) -> list[Obj]:
                 httproute.MESH in (m.get("gateways") or [])
                 for r in spec.get("http") or [] for m in r.get("match") or []):
             continue
-        hosts = [reg.qualify(str(h), sn.namespace_of(vs)) for h in spec.get("hosts") or []]
-        if any(host_matches(h, svc.fqdn) or h == svc.cluster_ip for h in hosts):
-            out.append(vs)
+        out.append((vs, [reg.qualify(str(h), sn.namespace_of(vs))
+                         for h in spec.get("hosts") or []]))
+    reg.cache["mesh_vs"] = out
     return out
+
+
+def mesh_virtual_services(reg: Registry, svc: Service) -> list[Obj]:
+    """VirtualServices (bound to `mesh`) whose hosts cover the service, oldest first."""
+    index: tuple[dict[str, list[int]], list[int]] | None = reg.cache.get("mesh_vs_index")
+    bound = _mesh_bound(reg)
+    if index is None:
+        exact: dict[str, list[int]] = {}
+        wild: list[int] = []
+        for i, (_, hosts) in enumerate(bound):
+            for h in hosts:
+                if "*" in h:
+                    wild.append(i)
+                else:
+                    exact.setdefault(h, []).append(i)
+        index = (exact, wild)
+        reg.cache["mesh_vs_index"] = index
+    exact, wild = index
+    picks = set(exact.get(svc.fqdn, [])) | set(exact.get(svc.cluster_ip or "", []))
+    picks |= {i for i in wild if any(host_matches(h, svc.fqdn) for h in bound[i][1])}
+    return [bound[i][0] for i in sorted(picks)]
 
 
 def _vhost(name: str, domains: list[str], routes: list[Obj]) -> Obj:

@@ -1,0 +1,681 @@
+"""Mesh figures: the cost of one Envoy hop as turnout configures it, and how fast it follows.
+
+Run: `.venv/bin/python bench/mesh.py [--quick]`. Everything listens on 127.77.50.x (loopback);
+every figure is printed beside a baseline measured in the same run:
+
+1. latency at a fixed 1000 rps (open loop, keep-alive): backend directly vs through a hand-written
+   static Envoy vs through turnout's pod proxy listener (`translate` + `Mesh`);
+2. max throughput (wrk, 1 thread, 32 connections): the same three targets, same Envoy binary and
+   worker count;
+3. time from a VirtualService weight flip (100/0 ↔ 0/100, `kubectl patch`) to traffic following
+   it, end to end through a real turnout cluster (subprocess, real pods);
+4. `translate` time and config size for 1000 services × 2 subsets × 4 endpoints.
+
+The backends are a second Envoy answering with a static `direct_response`, so the backend costs
+microseconds and the proxy hop dominates. Istio's published anchors are printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from turnout.mesh import envoy as envoy_mod  # noqa: E402
+from turnout.mesh import snapshot as sn  # noqa: E402
+from turnout.mesh.mesh import Mesh  # noqa: E402
+from turnout.mesh.translate import translate  # noqa: E402
+from turnout.types import Obj  # noqa: E402
+
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+NS = "bench"
+HOST = f"web.{NS}.svc.cluster.local"
+BACKENDS = {"127.77.50.1": "v1", "127.77.50.2": "v1", "127.77.50.3": "v2", "127.77.50.4": "v2"}
+BACKEND_PORT = 8080
+CLIENT_IP = "127.77.50.100"  # the client pod: turnout's proxy listener is CLIENT_IP:15001
+STATIC_PROXY = ("127.77.50.200", 10000)  # the hand-written static Envoy
+SERVICE_IP = "127.77.50.250"
+
+ISTIO = {
+    "sidecar": "Istio 1.24: ~0.20 vCPU, 60 MB per sidecar per 1000 rps",
+    "latency": "Istio 1.20: client+server sidecars add +0.228 ms p90 / +0.298 ms p99 @1000 rps",
+    "push": "istiod debounces pushes 100 ms (PILOT_DEBOUNCE_AFTER); 'seconds' in large meshes",
+}
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+def _listener(name: str, ip: str, port: int, route: Obj) -> Obj:
+    return {"name": name, "address": {"socket_address": {"address": ip, "port_value": port}},
+            "filter_chains": [{"filters": [{
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                             "http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": name,
+                    "route_config": {"virtual_hosts": [
+                        {"name": "all", "domains": ["*"], "routes": [
+                            {"match": {"prefix": "/"}, **route}]}]},
+                    "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3."
+                                 "Router"}}]}}]}]}
+
+
+def backend_config() -> Obj:
+    """Four direct_response listeners: the fastest HTTP backend there is."""
+    return {"static_resources": {"listeners": [
+        _listener(f"b{i}", ip, BACKEND_PORT, {"direct_response": {
+            "status": 200, "body": {"inline_string": version}}})
+        for i, (ip, version) in enumerate(BACKENDS.items())]}}
+
+
+def static_proxy_config() -> Obj:
+    """The minimal hand-written proxy: one listener, one round-robin cluster, same backends."""
+    ip, port = STATIC_PROXY
+    return {"static_resources": {
+        "listeners": [_listener("proxy", ip, port, {"route": {"cluster": "web"}})],
+        "clusters": [{"name": "web", "type": "STATIC", "connect_timeout": "1s",
+                      "lb_policy": "ROUND_ROBIN", "load_assignment": {
+                          "cluster_name": "web", "endpoints": [{"lb_endpoints": [
+                              {"endpoint": {"address": {"socket_address": {
+                                  "address": b, "port_value": BACKEND_PORT}}}}
+                              for b in BACKENDS]}]}}]}}
+
+
+@contextmanager
+def static_envoy(config: Obj, workdir: Path, name: str, workers: int) -> Iterator[int]:
+    path = workdir / f"{name}.json"
+    path.write_text(json.dumps(config))
+    log = (workdir / f"{name}.log").open("wb")
+    proc = subprocess.Popen([envoy_mod.find_envoy(), "-c", str(path), "--concurrency",
+                             str(workers), "--disable-hot-restart", "-l", "warning"],
+                            stdout=log, stderr=log, start_new_session=True)
+    try:
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def wait_http(addr: tuple[str, int], host: str = "", proxy: bool = False,
+              timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            c = RawClient(addr, host, proxy)
+            status, _ = c.get("/")
+            c.close()
+            if status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answers on {addr} after {timeout}s")
+
+
+# -- a tiny keep-alive HTTP/1.1 client (cheap enough not to dominate a 100 µs hop) ----------
+
+class RawClient:
+    def __init__(self, addr: tuple[str, int], host: str = "", proxy: bool = False) -> None:
+        self.sock = socket.create_connection(addr, timeout=5)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host = host or f"{addr[0]}:{addr[1]}"
+        self.proxy = proxy
+
+    def request_bytes(self, path: str) -> bytes:
+        target = f"http://{self.host}{path}" if self.proxy else path
+        return f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        self.sock.sendall(self.request_bytes(path))
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by peer")
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+        length = int(m.group(1)) if m else 0
+        while len(body) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by peer")
+            body += chunk
+        return int(head[9:12]), body
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@dataclass
+class Target:
+    name: str
+    addr: tuple[str, int]
+    host: str = ""
+    proxy: bool = False
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class LatencyResult:
+    lat_ms: list[float]
+    late: int = 0
+    errors: int = 0
+    cpu_s: float = 0.0  # CPU seconds of the measured proxy during the runs
+    wall_s: float = 0.0
+    rss: float = 0.0
+
+    @property
+    def vcpu(self) -> float:
+        return self.cpu_s / self.wall_s if self.wall_s else 0.0
+
+
+def fixed_rate(target: Target, rate: float, seconds: float, pid: int | None,
+               into: LatencyResult, connections: int = 8) -> None:
+    """Open loop, one thread, epoll: request i is due at t0 + i/rate and goes out on an idle
+    keep-alive connection (a request due while all are busy goes out when one frees: counted as
+    late, as is any send > 2 ms after its due time). Latency runs from the send to the moment
+    epoll reports the last byte."""
+    n = int(rate * seconds)
+    clients = [RawClient(target.addr, target.host, target.proxy) for _ in range(connections)]
+    for c in clients:  # warm every connection and Envoy's upstream pool
+        for _ in range(5):
+            c.get("/")
+    request = clients[0].request_bytes("/")
+    by_fd = {c.sock.fileno(): c for c in clients}
+    idle = list(clients)
+    sent_at: dict[int, float] = {}
+    bufs: dict[int, bytes] = {}
+    ep = select.epoll()
+    for c in clients:
+        c.sock.setblocking(False)
+        ep.register(c.sock.fileno(), select.EPOLLIN)
+    cpu0 = cpu_seconds(pid) if pid else 0.0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds * 3 + 5
+    i = 0
+    try:
+        while (i < n or sent_at) and time.perf_counter() < deadline:
+            now = time.perf_counter()
+            while i < n and t0 + i / rate <= now and idle:
+                c = idle.pop()
+                c.sock.send(request)
+                sent_at[c.sock.fileno()] = now
+                if now - (t0 + i / rate) > 0.002:
+                    into.late += 1
+                i += 1
+            wait = max(0.0, t0 + i / rate - time.perf_counter()) if i < n and idle else 0.05
+            for fd, _ in ep.poll(wait):
+                data = by_fd[fd].sock.recv(65536)
+                got = time.perf_counter()
+                if not data:
+                    into.errors += 1
+                    sent_at.pop(fd, None)
+                    ep.unregister(fd)
+                    continue
+                buf = bufs.get(fd, b"") + data
+                done, status = response_complete(buf)
+                if not done:
+                    bufs[fd] = buf
+                    continue
+                bufs.pop(fd, None)
+                into.lat_ms.append((got - sent_at.pop(fd)) * 1000)
+                if status != 200:
+                    into.errors += 1
+                idle.append(by_fd[fd])
+    finally:
+        ep.close()
+        into.wall_s += time.perf_counter() - t0
+        if pid:
+            into.cpu_s += cpu_seconds(pid) - cpu0
+            into.rss = max(into.rss, rss_mb(pid))
+        into.errors += n - i
+        for c in clients:
+            c.close()
+
+
+def response_complete(buf: bytes) -> tuple[bool, int]:
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return False, 0
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    return len(body) >= (int(m.group(1)) if m else 0), int(head[9:12])
+
+
+def wrk(target: Target, seconds: int, workdir: Path) -> tuple[float, int, str]:
+    """(requests/s, non-2xx + socket errors, command) of wrk -t1 -c32."""
+    ip, port = target.addr
+    cmd = ["wrk", "-t1", "-c32", f"-d{seconds}s"]
+    if target.proxy:
+        script = workdir / "proxy.lua"
+        script.write_text(f'wrk.path = "http://{target.host}/"\n'
+                          f'wrk.headers["Host"] = "{target.host}"\n')
+        cmd += ["-s", str(script)]
+    cmd.append(f"http://{ip}:{port}/")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    for kind in re.findall(r"Socket errors: (.*)", out):
+        bad += sum(int(x) for x in re.findall(r"\d+", kind))
+    shown = " ".join(c if not c.endswith(".lua") else "proxy.lua" for c in cmd)
+    return (float(m.group(1)) if m else 0.0), bad, shown
+
+
+# -- the snapshot turnout translates -----------------------------------------------------------
+
+def bench_snapshot(settings: sn.MeshSettings, w1: int = 50, w2: int = 50) -> sn.Snapshot:
+    labels = {"app": "web"}
+    objs: list[Obj] = [
+        {"kind": "Namespace", "metadata": {"name": NS, "labels": {"istio-injection": "enabled"}}},
+        {"kind": "Service", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"type": "ClusterIP", "clusterIP": SERVICE_IP, "selector": labels,
+                  "ports": [{"name": "http", "port": 80, "targetPort": BACKEND_PORT}]}},
+        pod("client", NS, CLIENT_IP, {"app": "client"}),
+        {"kind": "DestinationRule", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"host": "web", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                             {"name": "v2", "labels": {"version": "v2"}}]}},
+        {"kind": "VirtualService", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"hosts": ["web"], "http": [{"route": [
+             {"destination": {"host": "web", "subset": "v1"}, "weight": w1},
+             {"destination": {"host": "web", "subset": "v2"}, "weight": w2}]}]}},
+    ]
+    for i, (ip, version) in enumerate(BACKENDS.items()):
+        objs.append(pod(f"web-{version}-{i}", NS, ip, {**labels, "version": version},
+                        BACKEND_PORT))
+    return sn.from_objects(objs, settings)
+
+
+def pod(name: str, ns: str, ip: str, labels: dict[str, str], port: int = 0) -> Obj:
+    ports = [{"containerPort": port}] if port else []
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"containers": [{"name": "app", "ports": ports}]},
+            "status": {"podIP": ip, "phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def big_snapshot(services: int = 1000, namespaces: int = 10) -> sn.Snapshot:
+    """`services` Services, each with a DR (2 subsets), a 90/10 VS and 4 pods (2 per subset)."""
+    objs: list[Obj] = [{"kind": "Namespace", "metadata": {
+        "name": f"ns{n}", "labels": {"istio-injection": "enabled"}}} for n in range(namespaces)]
+    for s in range(services):
+        ns, name = f"ns{s % namespaces}", f"svc{s}"
+        objs.append({"kind": "Service", "metadata": {"name": name, "namespace": ns},
+                     "spec": {"type": "ClusterIP", "clusterIP": f"127.90.{s // 250}.{s % 250 + 1}",
+                              "selector": {"app": name},
+                              "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+        objs.append({"kind": "DestinationRule", "metadata": {"name": name, "namespace": ns},
+                     "spec": {"host": name, "subsets": [
+                         {"name": "v1", "labels": {"version": "v1"}},
+                         {"name": "v2", "labels": {"version": "v2"}}]}})
+        objs.append({"kind": "VirtualService", "metadata": {"name": name, "namespace": ns},
+                     "spec": {"hosts": [name], "http": [{"route": [
+                         {"destination": {"host": name, "subset": "v1"}, "weight": 90},
+                         {"destination": {"host": name, "subset": "v2"}, "weight": 10}]}]}})
+        for p in range(4):
+            k = s * 4 + p
+            objs.append(pod(f"{name}-{p}", ns, f"127.{100 + k // 62500}.{k // 250 % 250}."
+                            f"{k % 250 + 1}", {"app": name, "version": f"v{p % 2 + 1}"}, 8080))
+    return sn.from_objects(objs, sn.MeshSettings(gateway_node_port=0, nginx_node_port=0))
+
+
+def translation(services: int) -> tuple[float, dict[str, int], dict[str, int]]:
+    """(ms of one translate, resource counts, JSON bytes per resource type)."""
+    snap = big_snapshot(services)
+    t0 = time.perf_counter()
+    cfg = translate(snap)
+    ms = (time.perf_counter() - t0) * 1000
+    counts = {"clusters": len(cfg.clusters), "endpoints": len(cfg.endpoints),
+              "listeners": len(cfg.listeners), "routes": len(cfg.routes)}
+    sizes = {k: len(json.dumps(list(getattr(cfg, k).values()), separators=(",", ":")))
+             for k in counts}
+    return ms, counts, sizes
+
+
+# -- the end-to-end flip through a real cluster ---------------------------------------------
+
+SERVER = ("import http.server, os\n"
+          "class H(http.server.BaseHTTPRequestHandler):\n"
+          "    protocol_version = 'HTTP/1.1'\n"
+          "    def do_GET(self):\n"
+          "        b = os.environ['VERSION'].encode()\n"
+          "        self.send_response(200)\n"
+          "        self.send_header('Content-Length', str(len(b)))\n"
+          "        self.end_headers()\n"
+          "        self.wfile.write(b)\n"
+          "    def log_message(self, *a):\n"
+          "        pass\n"
+          "http.server.ThreadingHTTPServer((os.environ['POD_IP'], 8080), H).serve_forever()\n")
+
+
+def flip_manifests() -> str:
+    docs: list[Obj] = []
+    for name, version in (("web-v1", "v1"), ("web-v2", "v2"), ("client", "client")):
+        labels = {"app": "client" if name == "client" else "web", "version": version}
+        docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                     "metadata": {"name": name, "namespace": NS},
+                     "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                              "template": {"metadata": {"labels": labels}, "spec": {
+                                  "containers": [{
+                                      "name": "web", "image": "python:3.11",
+                                      "command": ["python", "-c", SERVER],
+                                      "env": [{"name": "VERSION", "value": version}],
+                                      "ports": [{"containerPort": 8080}],
+                                      "readinessProbe": {"httpGet": {"path": "/", "port": 8080},
+                                                         "periodSeconds": 1}}]}}}})
+    docs.append({"apiVersion": "v1", "kind": "Service",
+                 "metadata": {"name": "web", "namespace": NS},
+                 "spec": {"selector": {"app": "web"},
+                          "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+    snap = bench_snapshot(sn.MeshSettings(), 100, 0)
+    for obj in snap.destination_rules + snap.virtual_services:
+        docs.append({"apiVersion": "networking.istio.io/v1alpha3", **obj})
+    return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+@dataclass
+class Flip:
+    start: float  # kubectl invoked
+    acked: float  # kubectl returned (the API stored the change)
+    target: str
+    followed: float = float("nan")
+
+
+class Prober:
+    """Sends requests one after another through the client pod's proxy, recording versions."""
+
+    def __init__(self, proxy_ip: str) -> None:
+        self.proxy_ip = proxy_ip
+        self.seen: list[tuple[float, str]] = []  # (response time, version)
+        self.errors = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        c: RawClient | None = None
+        deadline = time.monotonic() + 300
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                if c is None:
+                    c = RawClient((self.proxy_ip, 15001), HOST, proxy=True)
+                status, body = c.get("/")
+                self.seen.append((time.monotonic(), body.decode() if status == 200
+                                  else str(status)))
+            except OSError:
+                self.errors += 1
+                c = None
+                time.sleep(0.01)
+
+
+def kubectl(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    r = subprocess.run([KUBECTL, *args], env=env, input=stdin, capture_output=True, text=True,
+                       timeout=90)
+    if r.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {r.stderr}")
+    return r.stdout
+
+
+def cluster_flips(flips: int, workdir: Path) -> tuple[list[Flip], int, int]:
+    """(flips, responses that came from the old subset after the new one was seen, errors)."""
+    state = workdir / "cluster"
+    port = free_port()
+    log = (workdir / "cluster.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "turnout.cli.main", "--state-dir", str(state),
+                             "up", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                            cwd=str(REPO))
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                ctx = ssl.create_default_context(cafile=str(state / "ca.crt"))
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/version", timeout=1,
+                                            context=ctx):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        env = {**os.environ, "KUBECONFIG": str(state / "kubeconfig"),
+               "KUBECACHEDIR": str(state / "kubecache")}
+        kubectl(env, "create", "namespace", NS)
+        kubectl(env, "label", "namespace", NS, "istio-injection=enabled")
+        kubectl(env, "apply", "-f", "-", stdin=flip_manifests())
+        for d in ("web-v1", "web-v2", "client"):
+            kubectl(env, "rollout", "status", f"deployment/{d}", "-n", NS, "--timeout=60s")
+        pods = json.loads(kubectl(env, "get", "pods", "-n", NS, "-l", "app=client", "-o",
+                                  "json"))["items"]
+        prober = Prober(pods[0]["status"]["podIP"])
+        prober.thread.start()
+        try:
+            wait_until(lambda: bool(prober.seen) and prober.seen[-1][1] == "v1", 20)
+            out = []
+            for i in range(flips):
+                target = "v2" if i % 2 == 0 else "v1"
+                w = (0, 100) if target == "v2" else (100, 0)
+                patch = {"spec": {"http": [{"route": [
+                    {"destination": {"host": "web", "subset": "v1"}, "weight": w[0]},
+                    {"destination": {"host": "web", "subset": "v2"}, "weight": w[1]}]}]}}
+                start = time.monotonic()
+                kubectl(env, "patch", "virtualservice", "web", "-n", NS, "--type", "merge",
+                        "-p", json.dumps(patch))
+                flip = Flip(start, time.monotonic(), target)
+                flip.followed = wait_for_version(prober, start, target, 10)
+                out.append(flip)
+                time.sleep(0.2)  # traffic on the new weights before the next flip
+        finally:
+            prober.stop.set()
+            prober.thread.join(5)
+        stragglers = 0
+        for k, f in enumerate(out):
+            end = out[k + 1].start if k + 1 < len(out) else float("inf")
+            stragglers += sum(1 for t, v in prober.seen if f.followed < t < end and v != f.target)
+        return out, stragglers, prober.errors
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def wait_for_version(prober: Prober, since: float, version: str, timeout: float) -> float:
+    """Time of the first response from `version` received after `since`."""
+    deadline = time.monotonic() + timeout
+    checked = 0
+    while time.monotonic() < deadline:
+        seen = prober.seen[checked:]
+        for t, v in seen:
+            if t > since and v == version:
+                return t
+        checked += len(seen)
+        time.sleep(0.002)
+    raise RuntimeError(f"traffic did not move to {version} within {timeout}s")
+
+
+def wait_until(pred: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.005)
+    raise RuntimeError(f"condition not met within {timeout}s")
+
+
+# -- main -------------------------------------------------------------------------------------
+
+def table(head: list[str], rows: list[list[str]]) -> None:
+    width = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    print("  ".join(h.ljust(w) for h, w in zip(head, width, strict=True)))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, width, strict=True)))
+
+
+async def run_mesh(settings: sn.MeshSettings, workdir: Path) -> Mesh:
+    mesh = Mesh(workdir / "turnout", settings)
+    await mesh.start()
+    await mesh.apply(bench_snapshot(settings))
+    return mesh
+
+
+def flip_section(flips: int, work: Path) -> None:
+    print(f"\n3. weight flip 100/0 <-> 0/100 to traffic following it, {flips} flips, end to "
+          "end: kubectl patch -> API -> mesh controller -> Envoy (RDS) -> real pods")
+    done, stragglers, errors = cluster_flips(flips, work)
+    from_start = [(f.followed - f.start) * 1000 for f in done]
+    from_ack = [(f.followed - f.acked) * 1000 for f in done]
+    kubectl_ms = [(f.acked - f.start) * 1000 for f in done]
+    table(["measured from", "p50 ms", "p99 ms", "max ms"],
+          [["kubectl invoked", *(f"{x:.0f}" for x in (pct(from_start, .5),
+                                                      pct(from_start, .99),
+                                                      max(from_start)))],
+           ["kubectl returned", *(f"{x:.0f}" for x in (pct(from_ack, .5), pct(from_ack, .99),
+                                                       max(from_ack)))],
+           ["(kubectl patch itself)", *(f"{x:.0f}" for x in (pct(kubectl_ms, .5),
+                                                             pct(kubectl_ms, .99),
+                                                             max(kubectl_ms)))]])
+    print(f"   old-subset responses after the new one was seen: {stragglers}; probe "
+          f"errors: {errors}; anchor: {ISTIO['push']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short runs (< 60 s in all)")
+    ap.add_argument("--workers", type=int, default=1, help="Envoy worker threads (all proxies)")
+    ap.add_argument("--skip-cluster", action="store_true", help="skip the end-to-end flips")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found (Debian/Ubuntu: apt-get install wrk)")
+    q = args.quick
+    lat_s, wrk_s, flips = (2.0, 3, 10) if q else (8.0, 8, 30)
+    rate = 1000.0
+    print(f"machine: {os.cpu_count()} cores, {sys.platform}; Envoy workers per proxy: "
+          f"{args.workers}; command: .venv/bin/python bench/mesh.py {' '.join(sys.argv[1:])}")
+    with tempfile.TemporaryDirectory(prefix="turnout-bench-mesh-") as tmp:
+        work = Path(tmp)
+        settings = sn.MeshSettings(concurrency=args.workers, gateway_node_port=0,
+                                   nginx_node_port=0)
+        loop = asyncio.new_event_loop()
+        with static_envoy(backend_config(), work, "backends", 1), \
+                static_envoy(static_proxy_config(), work, "static", args.workers) as static_pid:
+            mesh = loop.run_until_complete(run_mesh(settings, work))
+            try:
+                turnout_pid = mesh.envoy.pid if mesh.envoy else None
+                targets = [
+                    (Target("direct (backend Envoy)", (next(iter(BACKENDS)), BACKEND_PORT)),
+                     None),
+                    (Target("static Envoy hop (hand-written)", STATIC_PROXY), static_pid),
+                    (Target("turnout Envoy hop (pod proxy)", (CLIENT_IP, 15001), HOST, True),
+                     turnout_pid),
+                ]
+                for t, _ in targets:
+                    wait_http(t.addr, t.host, t.proxy)
+                print(f"\n1. latency at a fixed {rate:.0f} rps, {lat_s:.0f} x 1 s rounds per "
+                      "target (interleaved), 8 keep-alive connections, open loop, one-thread "
+                      "epoll client")
+                lat = {t.name: LatencyResult([]) for t, _ in targets}
+                for _ in range(int(lat_s)):
+                    for t, pid in targets:
+                        fixed_rate(t, rate, 1.0, pid, lat[t.name])
+                base = lat[targets[0][0].name]
+                rows = []
+                for name, r in lat.items():
+                    p50, p90, p99 = (pct(r.lat_ms, x) for x in (0.5, 0.9, 0.99))
+                    added = (f"+{p50 - pct(base.lat_ms, .5):.3f} / "
+                             f"+{p90 - pct(base.lat_ms, .9):.3f} / "
+                             f"+{p99 - pct(base.lat_ms, .99):.3f}") if r is not base else "-"
+                    rows.append([name, f"{p50:.3f}", f"{p90:.3f}", f"{p99:.3f}", added,
+                                 f"{p50 / pct(base.lat_ms, .5):.2f}",
+                                 str(len(r.lat_ms)), str(r.errors), str(r.late),
+                                 f"{r.vcpu:.2f} / {r.rss:.0f}" if r.cpu_s else "-"])
+                table(["target", "p50 ms", "p90 ms", "p99 ms", "added p50/p90/p99 ms",
+                       "p50 ratio", "n", "errors", "late", "proxy vCPU / RSS MB"], rows)
+                print(f"   anchor: {ISTIO['latency']} (two proxies); {ISTIO['sidecar']}")
+
+                print(f"\n2. max throughput: wrk -t1 -c32 -d{wrk_s}s")
+                rows = []
+                results = {}
+                for t, _ in targets:
+                    rps, bad, cmd = wrk(t, wrk_s, work)
+                    results[t.name] = rps
+                    rows.append([t.name, f"{rps:,.0f}", str(bad), cmd])
+                static_rps = results[targets[1][0].name]
+                for row, (t, _) in zip(rows, targets, strict=True):
+                    row.insert(2, f"{results[t.name] / static_rps:.2f}")
+                table(["target", "req/s", "vs static", "errors", "command"], rows)
+                print("   turnout's config adds: JSON access log per request, fault + dynamic "
+                      "forward proxy filters, weighted subsets, LEAST_REQUEST, retries")
+            finally:
+                loop.run_until_complete(mesh.stop())
+                loop.close()
+
+        if not args.skip_cluster:
+            flip_section(flips, work)
+        sizes_n = (100, 200) if q else (100, 200, 1000)
+        print(f"\n4. translate(): N services x 2 subsets x 4 endpoints (+1 VS, 1 DR each, "
+              f"10 namespaces), N = {', '.join(map(str, sizes_n))}"
+              + (" (--quick: 1000 takes over a minute; run without --quick)" if q else ""))
+        rows = []
+        last: tuple[int, float] | None = None
+        for n in sizes_n:
+            ms, counts, sizes = translation(n)
+            growth = (f"{math.log(ms / last[1]) / math.log(n / last[0]):.1f}" if last else "-")
+            last = (n, ms)
+            rows.append([str(n), f"{4 * n:,}", f"{ms:,.0f}", growth,
+                         " ".join(f"{k} {counts[k]:,}" for k in counts),
+                         f"{sum(sizes.values()) / 1e6:.1f}",
+                         " ".join(f"{k} {sizes[k] / 1e6:.1f}" for k in sizes)])
+        table(["services", "pods", "translate ms", "growth exponent", "resources",
+               "config MB (JSON)", "MB by type"], rows)
+        print("   anchor: istiod 1 vCPU / 1.5 GB for 1000 services / 2000 sidecars")
+
+
+if __name__ == "__main__":
+    main()
