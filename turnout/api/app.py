@@ -26,6 +26,8 @@ from turnout.api import discovery, openapi, paths, watch
 from turnout.kube import errors, protobuf, tables
 from turnout.kube.resources import ResourceType
 from turnout.store.objects import DeleteOptions, Objects
+from turnout.telemetry import api as telemetry_api
+from turnout.telemetry.service import Telemetry
 from turnout.types import Obj
 
 KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-turnout",
@@ -35,6 +37,7 @@ KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-turnout",
 
 log = logging.getLogger("turnout.api")
 
+TELEMETRY_PREFIX = "/turnout/v1/telemetry/"
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 
 
@@ -53,6 +56,7 @@ class ApiContext:
     token: str
     server_address: str = "127.0.0.1:6443"
     logs: LogSource | None = None
+    telemetry: Telemetry | None = None
     bookmark_seconds: float = 10.0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -107,6 +111,14 @@ async def dispatch(ctx: ApiContext, request: Request) -> Response:
     if not _authorized(ctx, request):
         raise errors.unauthorized()
     reg = ctx.objects.registry
+    if path.startswith(TELEMETRY_PREFIX):
+        if ctx.telemetry is None:
+            raise errors.ApiError(503, "ServiceUnavailable", "telemetry is not running")
+        # DuckDB queries are synchronous: keep them off the event loop
+        answer = await asyncio.to_thread(telemetry_api.json_api, ctx.telemetry,
+                                         path[len(TELEMETRY_PREFIX):],
+                                         dict(request.query_params))
+        return _json(answer)
     if path == "/openapi/v3":
         return _json(openapi.root(reg))
     if path.startswith("/openapi/v3/"):

@@ -72,6 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print(f"\nplayed in {time.monotonic() - t0:.0f} s. Open:")
     console.print(f"  storefront (ns1, NodePort)     {'http://127.0.0.1:30001/'}")
     console.print(f"  storefront (ns3, Istio gateway) {'http://127.0.0.1:30003/'}")
+    console.print(f"  dashboard: turnout --state-dir {state.root} dashboard")
     console.print(f"  kubectl:  export KUBECONFIG={state.kubeconfig}")
     console.print(f"  compare:  turnout --state-dir {state.root} compare advertisements -n ns3")
     if args.down:

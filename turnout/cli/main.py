@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from turnout import __version__
-from turnout.cli import cluster_cmds, demo_cmds, mesh_cmds, rollout_cmds
+from turnout.cli import cluster_cmds, demo_cmds, mesh_cmds, rollout_cmds, telemetry_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster_cmds.register(sub)
     mesh_cmds.register(sub)
     demo_cmds.register(sub)
+    telemetry_cmds.register(sub)
     rollout_cmds.register(sub)
     return p
 

@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import uvicorn
 
@@ -16,7 +17,7 @@ from turnout import netshim
 from turnout.api.app import ApiContext, make_app
 from turnout.cluster import bootstrap, tls
 from turnout.cluster.state import StateDir, port_free
-from turnout.controllers.base import Manager
+from turnout.controllers.base import Controller, Key, Manager
 from turnout.controllers.deployment import DeploymentController
 from turnout.controllers.endpoints import EndpointsController
 from turnout.controllers.events import prune
@@ -31,12 +32,13 @@ from turnout.mesh import proxy_env
 from turnout.mesh import validation as mesh_validation
 from turnout.mesh.mesh import Mesh
 from turnout.mesh.snapshot import MeshSettings
+from turnout.rollout import controllers as rollout_controllers
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.kubelet import Kubelet
 from turnout.store import objects as objects_mod
-from turnout.store.db import Store
+from turnout.store.db import Event, Store
 from turnout.store.objects import Objects
-from turnout.telemetry.service import Telemetry
+from turnout.telemetry.service import DEFAULT_METRICS_PORT, Telemetry
 from turnout.types import Obj
 from turnout.web.app import WebContext
 from turnout.web.app import make_app as make_web_app
@@ -69,6 +71,8 @@ class Cluster:
                                extra_env=self._pod_env, before_stop=self._drain)
         self.mesh_controller = MeshController(self.objects, self.mesh, self.mesh_settings,
                                               self.hosts_file)
+        self.telemetry = Telemetry(state.root, state.root / "access.log",
+                                   metrics_port=_metrics_port())
         self.manager = Manager(self.objects, [
             NamespaceController(self.objects),
             DeploymentController(self.objects),
@@ -78,10 +82,11 @@ class Cluster:
             VolumeBinder(self.objects),
             PodController(self.objects, self.kubelet),
             self.mesh_controller,
+            TelemetryFeeder(self.objects, self.telemetry),
+            *rollout_controllers(self.objects, TelemetryMetrics(self.telemetry)),
         ])
         self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
-                              logs=KubeletLogs(self.kubelet))
-        self.telemetry: Telemetry | None = None
+                              logs=KubeletLogs(self.kubelet), telemetry=self.telemetry)
         self._housekeeping: asyncio.Task[None] | None = None
 
     def _pod_env(self, pod: Obj) -> dict[str, str]:
@@ -100,6 +105,7 @@ class Cluster:
         await asyncio.sleep(0.05)  # let in-flight connections finish their current request
 
     async def start(self) -> None:
+        await self.telemetry.start()
         await self.mesh.start()
         await self.manager.start()
         self._housekeeping = asyncio.create_task(self._housekeep())
@@ -119,6 +125,7 @@ class Cluster:
         await self.manager.stop()
         await self.kubelet.shutdown()
         await self.mesh.stop()
+        await self.telemetry.stop()
         self.store.close()
 
 
@@ -132,6 +139,42 @@ class _Server(uvicorn.Server):
 
     def request_exit(self) -> None:
         self.should_exit = True
+
+
+def _metrics_port() -> int | None:
+    """Prometheus exposition port (127.0.0.1); TURNOUT_METRICS_PORT=0 turns it off."""
+    raw = os.environ.get("TURNOUT_METRICS_PORT", str(DEFAULT_METRICS_PORT))
+    return int(raw) or None
+
+
+class TelemetryMetrics:
+    """A rollout's `MetricSource` over the cluster's own telemetry."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+
+    def samples(self, namespace: str, service: str, version: str,
+                since: timedelta) -> tuple[list[float], list[bool]]:
+        return self.telemetry.series(namespace, service, version, since)
+
+
+class TelemetryFeeder(Controller):
+    """Keeps telemetry's pod directory current, so each request is tagged with its versions."""
+
+    name = "telemetry-pods"
+
+    def __init__(self, objects: Objects, telemetry: Telemetry) -> None:
+        super().__init__(objects)
+        self.telemetry = telemetry
+        for pod in objects.store.iter("pods"):
+            telemetry.update_pod(pod)
+
+    def on_event(self, ev: Event) -> None:
+        if ev.key == "pods":
+            self.telemetry.update_pod(ev.obj, deleted=ev.type == "DELETED")
+
+    async def reconcile(self, key: Key) -> None:
+        return None
 
 
 def _dashboard_port(state: StateDir) -> int:

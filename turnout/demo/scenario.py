@@ -167,7 +167,8 @@ class Scenario:
         except OSError as e:
             self.check(step, "turnout compare", f"unavailable ({e})", "a comparison", False)
             return
-        statement = str(cmp.get("statement", ""))
+        latency = cmp.get("latency")
+        statement = str(latency.get("statement", "")) if isinstance(latency, dict) else ""
         diff = _p50_difference(cmp)
         self.console.print(f"  turnout compare advertisements -n {ns}: [bold]{statement}[/]")
         self.check(step, "p50 latency 2.0 − 1.0",

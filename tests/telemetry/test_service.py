@@ -1,0 +1,171 @@
+"""The telemetry service over synthetic access logs: ingest loop, service model, compare, API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from turnout.kube.errors import ApiError
+from turnout.telemetry.api import json_api, parse_duration
+from turnout.telemetry.service import Telemetry
+
+from . import helpers as h
+
+
+def make(tmp_path: Path, **kw: object) -> Telemetry:
+    tel = Telemetry(tmp_path / "state", tmp_path / "access.log", metrics_port=None,
+                    exporter=None, poll_interval=0.02, **kw)  # type: ignore[arg-type]
+    for p in h.ads_pods():
+        tel.update_pod(p)
+    return tel
+
+
+def write(path: Path, lines: list[str], mode: str = "a") -> None:
+    with path.open(mode) as f:
+        f.write("".join(x + "\n" for x in lines))
+
+
+async def test_compare_reports_the_200ms_regression_with_a_ci(tmp_path: Path) -> None:
+    n = 600
+    write(tmp_path / "access.log", h.two_versions(n, extra_ms=200))
+    tel = make(tmp_path)
+    await tel.flush()
+    c = tel.compare("ns1", "advertisements", None, None, timedelta(minutes=10))
+    assert (c["baseline"]["version"], c["candidate"]["version"]) == ("1.0", "2.0")
+    assert c["baseline"]["requests"] == n and c["candidate"]["requests"] == n
+    assert abs(c["changes"]["p50"]["change"] - 200) <= 20
+    p50 = c["latency"]["quantiles"][0]
+    lo, hi = p50["ci"]
+    assert p50["name"] == "p50" and 180 <= lo <= p50["difference"] <= hi <= 220
+    assert c["statements"][0].startswith("2.0 is slower: p50 +")
+    assert "95% CI" in c["statements"][0]
+    # explicit versions, swapped
+    r = tel.compare("ns1", "advertisements", "2.0", "1.0", timedelta(minutes=10))
+    assert r["latency"]["statement"].startswith("1.0 is faster")
+    with pytest.raises(ApiError, match=r"no requests recorded for version '3\.0'"):
+        tel.compare("ns1", "advertisements", None, "3.0", timedelta(minutes=10))
+    with pytest.raises(ApiError) as e:
+        tel.compare("ns1", "nothing", None, None, timedelta(minutes=10))
+    assert e.value.code == 404
+    await tel.stop()
+
+
+async def test_new_error_type_appears_in_the_version_that_introduced_it(tmp_path: Path) -> None:
+    now = time.time()
+    lines = []
+    for i in range(100):
+        t = now - 50 + i * 0.4
+        lines.append(h.line(t, path="/ads"))
+        lines.append(h.line(t, path=f"/banners/{i}", status=404))  # 4xx: not an error
+        lines.append(h.line(t + 0.2, upstream="127.0.10.2:5002", path="/ads"))
+        lines.append(h.line(t + 0.2, upstream="127.0.10.2:5002", path=f"/banners/{i}",
+                            status=500 if i % 2 else 200))
+    lines.append(h.line(now - 60, upstream="127.0.10.1:5002", status=503, flags="UF",
+                        path="/ads"))  # an old failure both versions... only v1 had
+    write(tmp_path / "access.log", lines)
+    tel = make(tmp_path)
+    await tel.flush()
+    vs = tel.versions("ns1", "advertisements", None)
+    assert [v["version"] for v in vs] == ["1.0", "2.0"]
+    v1, v2 = vs
+    assert v1["new_error_types"] == [] and v1["error_types"] == [
+        {"type": "503 UF GET /ads", "count": 1}]
+    assert v2["new_error_types"] == [{"type": "500 GET /banners/?", "count": 50}]
+    assert v2["errors"] == 50 and v2["error_rate"] == pytest.approx(0.25)
+    c = tel.compare("ns1", "advertisements", None, None, timedelta(minutes=5))
+    assert c["error_types"]["only_candidate"] == [{"type": "500 GET /banners/?", "count": 50}]
+    assert c["error_types"]["only_baseline"] == [{"type": "503 UF GET /ads", "count": 1}]
+    assert c["errors"]["statement"].startswith("2.0 has more errors")
+    eps = {(e["method"], e["endpoint"]) for e in c["endpoints"]}
+    assert eps == {("GET", "/ads"), ("GET", "/banners/?")}
+    await tel.stop()
+
+
+async def test_ingest_loop_follows_appends_partial_lines_and_restarts(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.touch()
+    tel = make(tmp_path)
+    await tel.start()
+    sent = 0
+    for batch in range(20):  # writer appends while the loop runs
+        lines = [h.line(path=f"/ads/{batch}") for _ in range(250)]
+        with log.open("a") as f:
+            text = "".join(x + "\n" for x in lines)
+            cut = len(text) - 37  # leave the last line half-written for a moment
+            f.write(text[:cut])
+            f.flush()
+            await asyncio.sleep(0.005)
+            f.write(text[cut:])
+        sent += len(lines)
+    deadline = time.monotonic() + 10
+    while tel.ingested < sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await tel.stop()
+    assert tel.ingested == sent and tel.malformed == 0
+    # restart: nothing re-read, new lines picked up, count is exact
+    write(log, [h.line() for _ in range(10)])
+    tel2 = make(tmp_path)
+    await tel2.flush()
+    assert tel2.ingested == 10
+    assert tel2.store.count() == sent + 10
+    # rotation by truncation: read from the start of the new content
+    write(log, [h.line() for _ in range(3)], mode="w")
+    await tel2.flush()
+    assert tel2.store.count() == sent + 13
+    await tel2.stop()
+
+
+async def test_retention_and_row_cap(tmp_path: Path) -> None:
+    now = time.time()
+    write(tmp_path / "access.log", [h.line(now - 7200)] * 5 + [h.line(now - i) for i in range(20)])
+    tel = make(tmp_path, retention=timedelta(hours=1), max_rows=15)
+    await tel.flush()
+    assert tel.store.count() == 25
+    assert tel.prune() == 10
+    rows = tel.store.query("SELECT min(ts) FROM requests")
+    assert rows[0][0] > now - 16
+    await tel.stop()
+
+
+async def test_json_api_and_service_aliases(tmp_path: Path) -> None:
+    gateway = h.line(upstream="127.0.10.3:3000", src_name="x", kind="gateway",
+                     cluster="outbound|80||frontend.ns1.svc.cluster.local")
+    write(tmp_path / "access.log", [*h.two_versions(50), gateway])
+    tel = make(tmp_path)
+    await tel.flush()
+    s = json_api(tel, "services", {"since": "10m"})
+    names = {(x["namespace"], x["service"]): x for x in s["items"]}
+    assert set(names) == {("ns1", "advertisements"), ("ns1", "storefront")}
+    assert names[("ns1", "storefront")]["kubernetes_service"] == "frontend"
+    assert names[("ns1", "advertisements")]["requests"] == 100
+    # the Kubernetes Service name finds the APM service behind it
+    v = json_api(tel, "services/ns1/frontend/versions", {})
+    assert [x["version"] for x in v["items"]] == ["1.0"]
+    c = json_api(tel, "services/ns1/advertisements/compare",
+                 {"baseline": "1.0", "candidate": "2.0", "since": "5m"})
+    assert c["kind"] == "Comparison" and c["since_seconds"] == 300
+    ep = json_api(tel, "services/ns1/advertisements/endpoints", {"version": "2.0"})
+    assert ep["items"][0]["requests"] == 50
+    ts = json_api(tel, "services/ns1/advertisements/timeseries", {"since": "10m"})
+    assert sum(p["rps"] * ts["step_seconds"] for p in ts["series"]["1.0"]) == pytest.approx(50)
+    with pytest.raises(ApiError) as e:
+        json_api(tel, "services/ns1/advertisements/nope", {})
+    assert e.value.code == 404
+    with pytest.raises(ApiError, match="invalid duration"):
+        json_api(tel, "services", {"since": "ten minutes"})
+    lat, errors = tel.samples("ns1", "advertisements", "2.0", timedelta(minutes=5))
+    assert len(lat) == 50 and errors == 0 and min(lat) > 150
+    await tel.stop()
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("90") == timedelta(seconds=90)
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("2d") == timedelta(days=2)
+    for bad in ("", "m", "5 m", "-1m", "0s"):
+        with pytest.raises(ApiError):
+            parse_duration(bad)
