@@ -89,10 +89,12 @@ def test_inconclusive_pauses_or_holds() -> None:
 
 
 def test_abort_retry_and_promote_full() -> None:
-    s, acts = e.step(started(), PLAN, Inputs(desired="v2", command=Command.ABORT), 4)
+    first = started()
+    s, acts = e.step(first, PLAN, Inputs(desired="v2", command=Command.ABORT), 4)
     assert s.phase is Phase.ABORTED and acts[0] == e.Routes(0)
     s, acts = e.step(s, PLAN, Inputs(desired="v2", command=Command.RETRY), 5)
-    assert s.phase is Phase.PROGRESSING and s.attempt == 1 and s.weight == 20
+    # every try gets a fresh attempt number, so its analyses never reuse a stale run
+    assert s.phase is Phase.PROGRESSING and s.attempt == first.attempt + 1 and s.weight == 20
     s, acts = e.step(s, PLAN, Inputs(desired="v2", command=Command.PROMOTE_FULL,
                                      stable_ready=False), 6)
     assert s.phase is Phase.PROMOTING

@@ -293,7 +293,9 @@ def _revisions(s: State, inp: Inputs, now: float, acts: list[Action]) -> State:
         acts.append(ScaleCanary())
         acts.append(Emit("Normal", "RolloutUpdated",
                          f"new revision {inp.desired}: starting canary steps"))
+        # a new attempt number: analyses of an earlier try of the same template are stale
         s = dataclasses.replace(s, phase=Phase.PROGRESSING, canary=inp.desired, step=0,
+                                attempt=s.attempt + 1,
                                 weight=0, header=(), mirror=None, started=now, step_started=now,
                                 last_gate=0.0, failed_checks=0, inconclusive_checks=0,
                                 checks=0, pause_reason="", retire_at=None, history=(),

@@ -1,0 +1,141 @@
+"""The seed's question answered automatically: an Argo Rollout of advertisements under traffic.
+
+A 2.0 that adds 200 ms aborts by itself with the latency shift in its reason, and traffic
+returns to 100 % stable without a failed request; a 2.0 without the extra latency and an A/A
+rollout (same code, new version label) are promoted to 100 %.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningCluster
+
+pytestmark = pytest.mark.cluster
+EXAMPLE = Path(str(resources.files("turnout") / "examples" / "rollouts" /
+                   "argo-advertisements.yaml"))
+
+
+class Traffic:
+    """~40 rps from the frontend pod's proxy to advertisements, counting every outcome."""
+
+    def __init__(self, proxy: str) -> None:
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy}))
+        self.outcomes: Counter[str] = Counter()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.loop, daemon=True) for _ in range(4)]
+
+    def loop(self) -> None:
+        deadline = time.monotonic() + 240  # bounded even if the test forgets to stop it
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                with self.opener.open("http://advertisements:5002/ads", timeout=10) as r:
+                    body = r.read().decode()
+                self.outcomes["2.0" if "Version 2.0" in body else "1.0"] += 1
+            except Exception as e:  # every failure is counted and reported
+                self.outcomes[f"error: {e}"] += 1
+            time.sleep(0.1)
+
+    def __enter__(self) -> Traffic:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(15)
+
+
+def rollout(cluster: RunningCluster) -> dict[str, object]:
+    out = cluster.kubectl("get", "rollout", "advertisements", "-n", "canary", "-o", "json")
+    status: dict[str, object] = json.loads(out.stdout).get("status") or {}
+    return status
+
+
+def weights(cluster: RunningCluster) -> dict[str, int]:
+    vs = json.loads(cluster.kubectl("get", "vs", "ads-vs", "-n", "canary", "-o",
+                                    "json").stdout)
+    return {d["destination"]["subset"]: d.get("weight", 0)
+            for d in vs["spec"]["http"][0]["route"]}
+
+
+def set_version(cluster: RunningCluster, label: str, image: str, extra_env: list[object]) -> None:
+    patch = {"spec": {"template": {"metadata": {"labels": {"version": label}},
+                                   "spec": {"containers": [{
+                                       "name": "advertisements", "image": image,
+                                       "command": ["ddtrace-run"],
+                                       "args": ["flask", "run", "--port=5002",
+                                                "--host=$(POD_IP)"],
+                                       "env": [{"name": "DD_SERVICE",
+                                                "value": "advertisements"},
+                                               *extra_env],
+                                       "ports": [{"containerPort": 5002}]}]}}}}
+    cluster.kubectl("patch", "rollout", "advertisements", "-n", "canary", "--type", "merge",
+                    "-p", json.dumps(patch))
+
+
+@pytest.fixture(scope="module")
+def lab_canary(cluster: RunningCluster) -> Iterator[str]:
+    cluster.kubectl("apply", "-f", str(EXAMPLE))
+    cluster.kubectl("rollout", "status", "deployment/frontend", "-n", "canary",
+                    "--timeout=60s")
+    cluster.wait_for(lambda: rollout(cluster).get("phase") == "Healthy", timeout=60,
+                     what="the first revision to become Healthy")
+    pod = json.loads(cluster.kubectl("get", "pods", "-n", "canary", "-l", "service=frontend",
+                                     "-o", "json").stdout)["items"][0]
+    yield f"http://{pod['status']['podIP']}:15001"
+
+
+def test_slower_release_aborts_by_itself_and_traffic_returns_to_stable(
+        cluster: RunningCluster, lab_canary: str) -> None:
+    with Traffic(lab_canary) as traffic:
+        time.sleep(3)
+        set_version(cluster, "v2", "arapulido/ads-service:2.0", [])
+        cluster.wait_for(lambda: rollout(cluster).get("phase") == "Degraded", timeout=120,
+                         what="the rollout to abort")
+        time.sleep(2)
+    st = rollout(cluster)
+    message = str(st.get("message", ""))
+    assert "slower" in message and "ms" in message, message
+    assert weights(cluster) == {"stable": 100, "canary": 0}
+    assert not [k for k in traffic.outcomes if k.startswith("error")], traffic.outcomes
+    assert traffic.outcomes["2.0"] > 0  # the canary did take traffic before the verdict
+    events = cluster.kubectl("get", "events", "-n", "canary").stdout
+    assert "slower" in events
+
+
+def test_release_without_the_extra_latency_and_an_a_a_release_are_promoted(
+        cluster: RunningCluster, lab_canary: str) -> None:
+    for label, image, env in (
+            ("v2-fast", "arapulido/ads-service:2.0",
+             [{"name": "TURNOUT_DEMO_LATENCY_MS", "value": "0"}]),
+            ("v1-again", "arapulido/ads-service:1.0", [])):
+        before = rollout(cluster).get("stableRS")
+        with Traffic(lab_canary) as traffic:
+            time.sleep(2)
+            set_version(cluster, label, image, env)
+
+            def settled() -> bool:
+                st = rollout(cluster)
+                return st.get("phase") == "Degraded" or (
+                    st.get("phase") == "Healthy" and st.get("stableRS") != before)
+            cluster.wait_for(settled, timeout=150, what=f"{label} to be promoted")
+        st = rollout(cluster)
+        assert st.get("phase") == "Healthy", st
+        assert weights(cluster) == {"stable": 100, "canary": 0}
+        pods = json.loads(cluster.kubectl("get", "pods", "-n", "canary", "-l",
+                                          "service=advertisements", "-o", "json").stdout)
+        labels = {p["metadata"]["labels"].get("version") for p in pods["items"]
+                  if not p["metadata"].get("deletionTimestamp")}
+        assert label in labels, labels
+        assert not [k for k in traffic.outcomes if k.startswith("error")], traffic.outcomes
