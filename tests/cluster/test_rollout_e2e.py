@@ -125,7 +125,7 @@ def test_release_without_the_extra_latency_and_an_a_a_release_are_promoted(
             time.sleep(2)
             set_version(cluster, label, image, env)
 
-            def settled() -> bool:
+            def settled(before: object = before) -> bool:
                 st = rollout(cluster)
                 return st.get("phase") == "Degraded" or (
                     st.get("phase") == "Healthy" and st.get("stableRS") != before)
