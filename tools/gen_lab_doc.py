@@ -30,6 +30,7 @@ def main() -> None:
     shutil.copytree(LAB / "manifest-files", work / "manifest-files")
     env = {**os.environ, "KUBECONFIG": str(state / "kubeconfig"),
            "KUBECACHEDIR": str(tmp / "cache"), "COLUMNS": "120", "TERM": "dumb",
+           "TURNOUT_STATE_DIR": str(state),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     out: list[str] = []
 
@@ -37,7 +38,7 @@ def main() -> None:
         r = subprocess.run(cmd, shell=True, cwd=work, env=env, text=True, capture_output=True,
                            timeout=180)
         text = (r.stdout + r.stderr).rstrip()
-        text = re.sub(r"(/tmp|/work)[^\s\"']*", "…", text)
+        text = re.sub(r"(/tmp|/work|/root|/home)[^\s\"']*", "…", text)
         if show:
             out.append(f"```console\n$ {cmd}\n{text}\n```\n")
         return text
@@ -45,7 +46,7 @@ def main() -> None:
     def say(text: str) -> None:
         out.append(text.strip() + "\n")
 
-    run(f"turnout --state-dir {state} up --detach", show=False)
+    run("turnout up --detach", show=False)
     try:
         say("""# The lab on turnout
 
@@ -118,8 +119,7 @@ each request, and why:""")
 the seed's final question — keep 2.0 or roll back? — answered by an Argo Rollout that aborts by
 itself on the latency shift.""")
     finally:
-        subprocess.run(["turnout", "--state-dir", str(state), "down"], env=env,
-                       capture_output=True)
+        subprocess.run(["turnout", "down"], env=env, capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
     (REPO / "docs" / "lab.md").write_text("\n".join(out))
     print("wrote docs/lab.md")
