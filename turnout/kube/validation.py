@@ -10,120 +10,41 @@ default (restartPolicy, protocol, service type...) counts as its default. Pure, 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
-import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from turnout.kube import selectors as sel
 from turnout.kube.errors import ApiError, Cause, invalid
+from turnout.kube.fielderrors import (
+    IMMUTABLE,
+    NEGATIVE,
+    PROTOCOLS,
+    _go_intstr,
+    _go_label_selector,
+    _msgs,
+    _nonneg,
+    _port_num,
+    duplicate,
+    forbidden,
+    go_value,
+    invalid_value,
+    is_valid_port_name,
+    not_found,
+    not_supported,
+    required,
+    too_long,
+    validate_labels,
+)
 from turnout.kube.resources import BUILTIN
 from turnout.kube.schema import decode_errors
+from turnout.kube.validation_objects import (
+    validate_configmap,
+    validate_ingress,
+    validate_secret,
+    validate_service,
+)
 from turnout.types import JSON, Obj
 
 __all__ = ["check", "decode_errors", "go_value", "validate"]
-
-# --- field errors (k8s.io/apimachinery/pkg/util/validation/field) ---------------------------
-
-
-def go_value(v: JSON) -> str:
-    """A bad value as field.Error prints it: strings quoted, maps/lists in Go %#v syntax."""
-    if isinstance(v, GoRepr):
-        return v.text
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return str(v)
-    if v is None:
-        return "null"
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dict):
-        return _go_string_map(v)
-    return "[]string{" + ", ".join(json.dumps(str(x)) for x in v) + "}"
-
-
-class GoRepr:
-    """A value whose Go rendering is precomputed (structs)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _go_string_map(m: Mapping[str, Any] | None) -> str:
-    if m is None:
-        return "map[string]string(nil)"
-    inner = ", ".join(f"{json.dumps(k)}:{json.dumps(str(v))}" for k, v in sorted(m.items()))
-    return "map[string]string{" + inner + "}"
-
-
-def _go_intstr(v: JSON) -> GoRepr:
-    if isinstance(v, str):
-        return GoRepr(f'intstr.IntOrString{{Type:1, IntVal:0, StrVal:{json.dumps(v)}}}')
-    return GoRepr(f'intstr.IntOrString{{Type:0, IntVal:{int(v or 0)}, StrVal:""}}')
-
-
-def _go_label_selector(s: Obj | None) -> GoRepr:
-    s = s or {}
-    exprs = s.get("matchExpressions")
-    if exprs is None:
-        ex = "[]v1.LabelSelectorRequirement(nil)"
-    else:
-        items = []
-        for e in exprs:
-            vals = e.get("values")
-            vs = "[]string(nil)" if vals is None else go_value([str(x) for x in vals])
-            items.append(f'v1.LabelSelectorRequirement{{Key:{json.dumps(e.get("key", ""))}, '
-                         f'Operator:{json.dumps(e.get("operator", ""))}, Values:{vs}}}')
-        ex = "[]v1.LabelSelectorRequirement{" + ", ".join(items) + "}"
-    ml = s.get("matchLabels")
-    return GoRepr(f"v1.LabelSelector{{MatchLabels:{_go_string_map(ml)}, MatchExpressions:{ex}}}")
-
-
-def required(path: str, detail: str = "") -> Cause:
-    return Cause(path, "Required value" + (f": {detail}" if detail else ""), "FieldValueRequired")
-
-
-def invalid_value(path: str, value: JSON, detail: str) -> Cause:
-    return Cause(path, f"Invalid value: {go_value(value)}: {detail}", "FieldValueInvalid")
-
-
-def not_supported(path: str, value: JSON, supported: list[str]) -> Cause:
-    listed = ", ".join(json.dumps(s) for s in supported)
-    return Cause(path, f"Unsupported value: {go_value(value)}: supported values: {listed}",
-                 "FieldValueNotSupported")
-
-
-def duplicate(path: str, value: JSON) -> Cause:
-    return Cause(path, f"Duplicate value: {go_value(value)}", "FieldValueDuplicate")
-
-
-def forbidden(path: str, detail: str) -> Cause:
-    return Cause(path, f"Forbidden: {detail}", "FieldValueForbidden")
-
-
-def not_found(path: str, value: JSON) -> Cause:
-    return Cause(path, f"Not found: {go_value(value)}", "FieldValueNotFound")
-
-
-def too_long(path: str, limit: int) -> Cause:
-    return Cause(path, f"Too long: may not be more than {limit} bytes", "FieldValueTooLong")
-
-
-IMMUTABLE = "field is immutable"
-NEGATIVE = "must be greater than or equal to 0"
-
-
-def _nonneg(v: JSON, path: str) -> list[Cause]:
-    return [invalid_value(path, v, NEGATIVE)] if isinstance(v, int) and v < 0 else []
-
-
-def _msgs(path: str, value: str, msgs: list[str]) -> list[Cause]:
-    return [invalid_value(path, value, m) for m in msgs]
-
-
 # --- names, labels, metadata ----------------------------------------------------------------
 
 NameFn = Callable[[str], list[str]]
@@ -144,12 +65,6 @@ _NAME_RULES: dict[tuple[str, str], NameFn] = {
 _NAMESPACED = {(rt.group, rt.kind): rt.namespaced for rt in BUILTIN}
 
 
-def validate_labels(labels: JSON, path: str) -> list[Cause]:
-    out: list[Cause] = []
-    for k, v in (labels or {}).items():
-        out += _msgs(path, k, sel.is_qualified_name(k))
-        out += _msgs(path, str(v), sel.is_valid_label_value(str(v)))
-    return out
 
 
 def validate_metadata(meta: Obj, group: str, kind: str, path: str = "metadata") -> list[Cause]:
@@ -201,28 +116,11 @@ def validate_selector(s: Obj, path: str) -> list[Cause]:
 
 # --- pods -----------------------------------------------------------------------------------
 
-PORT_RANGE = "must be between 1 and 65535, inclusive"
-PROTOCOLS = ["SCTP", "TCP", "UDP"]
 _HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 
 
-def is_valid_port_name(name: str) -> list[str]:
-    errs = []
-    if len(name) > 15:
-        errs.append(sel.max_len_error(15))
-    if not all(c.islower() or c.isdigit() or c == "-" for c in name) or not name.isascii():
-        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
-    if "--" in name:
-        errs.append("must not contain consecutive hyphens")
-    if not any(c.isalpha() for c in name):
-        errs.append("must contain at least one letter (a-z)")
-    if name.startswith("-") or name.endswith("-"):
-        errs.append("must not begin or end with a hyphen")
-    return errs
 
 
-def _port_num(v: JSON, path: str) -> list[Cause]:
-    return [] if isinstance(v, int) and 1 <= v <= 65535 else [invalid_value(path, v, PORT_RANGE)]
 
 
 def _probe(probe: JSON, path: str) -> list[Cause]:
@@ -447,216 +345,6 @@ def validate_job(obj: Obj) -> list[Cause]:
                              ["OnFailure", "Never"])
     for f in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit"):
         out += _nonneg(spec.get(f), f"spec.{f}")
-    return out
-
-
-# --- services -------------------------------------------------------------------------------
-
-SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
-NODE_PORT_RANGE = (30000, 32767)
-
-
-def validate_service(obj: Obj) -> list[Cause]:
-    spec = obj.get("spec") or {}
-    out: list[Cause] = []
-    stype = spec.get("type", "ClusterIP")
-    if stype not in SERVICE_TYPES:
-        out.append(not_supported("spec.type", stype, SERVICE_TYPES))
-    headless = spec.get("clusterIP") == "None"
-    ports = spec.get("ports") or []
-    if not ports and not headless and stype != "ExternalName":
-        out.append(required("spec.ports"))
-    if stype == "ExternalName":
-        ext = spec.get("externalName") or ""
-        if not ext:
-            out.append(required("spec.externalName"))
-        else:
-            out += _msgs("spec.externalName", ext, sel.is_dns1123_subdomain(ext.rstrip(".")))
-    for i, ip in enumerate(spec.get("clusterIPs") or ([spec["clusterIP"]]
-                                                      if spec.get("clusterIP") else [])):
-        if ip != "None":
-            try:
-                ipaddress.ip_address(ip)
-            except ValueError:
-                out.append(invalid_value(f"spec.clusterIPs[{i}]", ip,
-                                         "must be a valid IP address, (e.g. 10.9.8.7 or "
-                                         "2001:db8::ffff)"))
-    names: set[str] = set()
-    seen: set[tuple[str, int]] = set()
-    node_ports: set[tuple[str, int]] = set()
-    for i, p in enumerate(ports):
-        pp = f"spec.ports[{i}]"
-        name = p.get("name") or ""
-        if len(ports) > 1 and not name:
-            out.append(required(f"{pp}.name"))
-        elif name:
-            out += _msgs(f"{pp}.name", name, sel.is_dns1123_label(name))
-            if name in names:
-                out.append(duplicate(f"{pp}.name", name))
-            names.add(name)
-        port = p.get("port")
-        out += _port_num(port, f"{pp}.port")
-        proto = p.get("protocol", "TCP")
-        if proto not in PROTOCOLS:
-            out.append(not_supported(f"{pp}.protocol", proto, PROTOCOLS))
-        tp = p.get("targetPort")
-        if isinstance(tp, str):
-            out += _msgs(f"{pp}.targetPort", tp, is_valid_port_name(tp))
-        elif isinstance(tp, int) and tp != 0:
-            out += _port_num(tp, f"{pp}.targetPort")
-        np = p.get("nodePort")
-        if np:
-            if stype in ("ClusterIP", "ExternalName"):
-                out.append(forbidden(f"{pp}.nodePort",
-                                     f"may not be used when `type` is '{stype}'"))
-            elif not NODE_PORT_RANGE[0] <= np <= NODE_PORT_RANGE[1]:
-                out.append(invalid_value(
-                    f"{pp}.nodePort", np, "provided port is not in the valid range. The range "
-                    f"of valid ports is {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}"))
-            if (proto, np) in node_ports:
-                out.append(duplicate(f"{pp}.nodePort", np))
-            node_ports.add((proto, np))
-        if isinstance(port, int):
-            if (proto, port) in seen:
-                out.append(duplicate(pp, GoRepr(_go_service_port(p))))
-            seen.add((proto, port))
-    out += validate_labels(spec.get("selector"), "spec.selector")
-    aff = spec.get("sessionAffinity", "None")
-    if aff not in ("ClientIP", "None"):
-        out.append(not_supported("spec.sessionAffinity", aff, ["ClientIP", "None"]))
-    return out
-
-
-def _go_service_port(p: Obj) -> str:
-    return (f'core.ServicePort{{Name:{json.dumps(p.get("name", ""))}, '
-            f'Protocol:{json.dumps(p.get("protocol", "TCP"))}, AppProtocol:(*string)(nil), '
-            f'Port:{p.get("port")}, TargetPort:{_go_intstr(p.get("targetPort", 0)).text}, '
-            f'NodePort:{p.get("nodePort", 0)}}}')
-
-
-# --- config ---------------------------------------------------------------------------------
-
-MAX_SECRET_SIZE = 1024 * 1024
-
-
-def is_config_map_key(key: str) -> list[str]:
-    errs = []
-    if len(key) > 253:
-        errs.append(sel.max_len_error(253))
-    if not key or any(not (c.isascii() and (c.isalnum() or c in "-._")) for c in key):
-        errs.append(sel.regex_error("a valid config key must consist of alphanumeric "
-                                    "characters, '-', '_' or '.'", "[-._a-zA-Z0-9]+",
-                                    "key.name", "KEY_NAME", "key-name"))
-    if key == ".":
-        errs.append("must not be '.'")
-    elif key == "..":
-        errs.append("must not be '..'")
-    elif key.startswith(".."):
-        errs.append("must not start with '..'")
-    return errs
-
-
-def _decoded_len(v: JSON) -> int:
-    try:
-        return len(base64.b64decode(str(v)))
-    except (binascii.Error, ValueError):
-        return len(str(v))
-
-
-def validate_secret(obj: Obj) -> list[Cause]:
-    out: list[Cause] = []
-    data, string_data = obj.get("data") or {}, obj.get("stringData") or {}
-    keys = list(data) + [k for k in string_data if k not in data]
-    for k in keys:
-        out += _msgs(f"data[{k}]", k, is_config_map_key(k))
-    size = sum(_decoded_len(v) for v in data.values()) + sum(
-        len(str(v).encode()) for v in string_data.values())
-    if size > MAX_SECRET_SIZE:
-        out.append(too_long("data", MAX_SECRET_SIZE))
-    stype = obj.get("type", "Opaque")
-    need = {"kubernetes.io/tls": ["tls.crt", "tls.key"],
-            "kubernetes.io/dockerconfigjson": [".dockerconfigjson"],
-            "kubernetes.io/dockercfg": [".dockercfg"]}.get(stype, [])
-    for k in need:
-        if k not in keys:
-            out.append(required(f"data[{k}]"))
-    if stype == "kubernetes.io/service-account-token":
-        ann = (obj.get("metadata") or {}).get("annotations") or {}
-        if not ann.get("kubernetes.io/service-account.name"):
-            out.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
-    return out
-
-
-def validate_configmap(obj: Obj) -> list[Cause]:
-    out: list[Cause] = []
-    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
-    for k in data:
-        out += _msgs(f"data[{k}]", k, is_config_map_key(k))
-    for k in binary:
-        out += _msgs(f"binaryData[{k}]", k, is_config_map_key(k))
-        if k in data:
-            out.append(invalid_value(f"data[{k}]", k, "duplicate of key present in binaryData"))
-    return out
-
-
-# --- networking -----------------------------------------------------------------------------
-
-PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
-
-
-def _ingress_backend(b: Obj, path: str) -> list[Cause]:
-    svc, res = b.get("service"), b.get("resource")
-    if svc is not None and res is not None:
-        return [invalid_value(path, "", "cannot set both `service` and `resource` backends")]
-    if svc is None:
-        return [] if res is not None else [
-            invalid_value(path, "", "one of `service` or `resource` must be specified")]
-    out: list[Cause] = []
-    name = svc.get("name") or ""
-    if not name:
-        out.append(required(f"{path}.service.name"))
-    else:
-        out += _msgs(f"{path}.service.name", name, sel.is_dns1035_label(name))
-    port = svc.get("port") or {}
-    if port.get("name") and port.get("number"):
-        out.append(invalid_value(path, "", "cannot set both port name & port number"))
-    elif port.get("name"):
-        out += _msgs(f"{path}.service.port.name", port["name"], is_valid_port_name(port["name"]))
-    elif port.get("number"):
-        out += _port_num(port["number"], f"{path}.service.port.number")
-    else:
-        out.append(required(path, "port name or number is required"))
-    return out
-
-
-def validate_ingress(obj: Obj) -> list[Cause]:
-    spec = obj.get("spec") or {}
-    out: list[Cause] = []
-    if spec.get("defaultBackend") is not None:
-        out += _ingress_backend(spec["defaultBackend"], "spec.defaultBackend")
-    for i, rule in enumerate(spec.get("rules") or ()):
-        rp = f"spec.rules[{i}]"
-        host = rule.get("host") or ""
-        if host:
-            bare = host[2:] if host.startswith("*.") else host
-            out += _msgs(f"{rp}.host", host, sel.is_dns1123_subdomain(bare))
-        http = rule.get("http")
-        if http is None:
-            continue
-        paths = http.get("paths") or []
-        if not paths:
-            out.append(required(f"{rp}.http.paths"))
-        for j, p in enumerate(paths):
-            pp = f"{rp}.http.paths[{j}]"
-            ptype = p.get("pathType")
-            if ptype is None:
-                out.append(required(f"{pp}.pathType", "pathType must be specified"))
-            elif ptype not in PATH_TYPES:
-                out.append(not_supported(f"{pp}.pathType", ptype, PATH_TYPES))
-            elif ptype in ("Exact", "Prefix") and not str(p.get("path", "")).startswith("/"):
-                out.append(invalid_value(f"{pp}.path", p.get("path", ""),
-                                         "must be an absolute path"))
-            out += _ingress_backend(p.get("backend") or {}, f"{pp}.backend")
     return out
 
 
