@@ -73,3 +73,19 @@ def test_watch_resumes_from_a_version_and_compaction_gives_gone() -> None:
         return await asyncio.wait_for(task, 2)
 
     assert asyncio.run(scenario()) == ["MODIFIED:d", "DELETED:c"]
+
+
+def test_a_write_from_a_worker_thread_wakes_watchers_on_the_loop() -> None:
+    s = Store(None)
+
+    async def scenario() -> str:
+        async def first() -> str:
+            async for ev in s.watch(s.resource_version):
+                return f"{ev.type}:{ev.name}"
+            return ""
+        task = asyncio.create_task(first())
+        await asyncio.sleep(0.01)
+        await asyncio.to_thread(s.create, "configmaps", cm("from-thread"))
+        return await asyncio.wait_for(task, 2)
+
+    assert asyncio.run(scenario()) == "ADDED:from-thread"

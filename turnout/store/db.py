@@ -13,6 +13,7 @@ import builtins
 import copy
 import json
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -61,6 +62,11 @@ class Store:
         row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         self._rv = int(row[0]) if row else 0
         self._log: deque[Event] = deque(maxlen=log_size)
+        # Writers are normally the event loop; a controller may write from a worker thread
+        # (e.g. an analysis run waiting on an HTTP metric), so writes are serialised and
+        # watchers are woken on their own loop.
+        self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._oldest = self._rv  # watches from versions older than this get 410 Gone
         self._waiters: set[asyncio.Event] = set()
 
@@ -83,17 +89,23 @@ class Store:
 
     def iter(self, key: str, namespace: str | None = None) -> Iterable[Obj]:
         """Stored objects without copying (read-only), sorted by namespace and name."""
-        items = [(k, o) for k, o in self._objects.items()
-                 if k[0] == key and (namespace is None or k[1] == namespace)]
+        with self._lock:
+            items = [(k, o) for k, o in self._objects.items()
+                     if k[0] == key and (namespace is None or k[1] == namespace)]
         items.sort(key=lambda kv: (kv[0][1], kv[0][2]))
         return [o for _, o in items]
 
     def namespaces_in_use(self, namespace: str) -> builtins.list[tuple[str, str]]:
-        return [(k[0], k[2]) for k in self._objects if k[1] == namespace]
+        with self._lock:
+            return [(k[0], k[2]) for k in self._objects if k[1] == namespace]
 
     # --- writes ---------------------------------------------------------------------------------
 
     def create(self, key: str, obj: Obj) -> Obj:
+        with self._lock:
+            return self._create(key, obj)
+
+    def _create(self, key: str, obj: Obj) -> Obj:
         meta = obj["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
         if (key, ns, name) in self._objects:
@@ -102,6 +114,10 @@ class Store:
         return self._write("ADDED", key, ns, name, obj)
 
     def update(self, key: str, obj: Obj, expect_rv: str | None = None) -> Obj:
+        with self._lock:
+            return self._update(key, obj, expect_rv)
+
+    def _update(self, key: str, obj: Obj, expect_rv: str | None) -> Obj:
         meta = obj["metadata"]
         ns, name = meta.get("namespace", ""), meta["name"]
         cur = self._objects.get((key, ns, name))
@@ -115,6 +131,10 @@ class Store:
         return self._write("MODIFIED", key, ns, name, obj)
 
     def delete(self, key: str, namespace: str, name: str) -> Obj:
+        with self._lock:
+            return self._delete(key, namespace, name)
+
+    def _delete(self, key: str, namespace: str, name: str) -> Obj:
         cur = self._objects.get((key, namespace, name))
         if cur is None:
             plural, group = _ident(key)
@@ -148,8 +168,17 @@ class Store:
         if len(self._log) == self._log.maxlen:
             self._oldest = self._log[0].rv
         self._log.append(ev)
-        for w in self._waiters:
-            w.set()
+        loop = self._loop
+        on_loop = False
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            pass
+        for w in list(self._waiters):
+            if on_loop or loop is None:
+                w.set()
+            else:
+                loop.call_soon_threadsafe(w.set)
 
     def close(self) -> None:
         self._db.close()
@@ -158,13 +187,15 @@ class Store:
 
     def events_since(self, rv: int) -> builtins.list[Event]:
         """Logged events after `rv`; raises 410 Gone if `rv` is older than the log holds."""
-        if rv < self._oldest:
-            raise errors.gone(f"too old resource version: {rv} ({self._oldest})")
-        return [e for e in self._log if e.rv > rv]
+        with self._lock:
+            if rv < self._oldest:
+                raise errors.gone(f"too old resource version: {rv} ({self._oldest})")
+            return [e for e in self._log if e.rv > rv]
 
     async def watch(self, since_rv: int) -> AsyncIterator[Event]:
         """Every event after `since_rv`, forever (the caller filters and stops)."""
         last = since_rv
+        self._loop = asyncio.get_running_loop()
         waiter = asyncio.Event()
         self._waiters.add(waiter)
         try:
