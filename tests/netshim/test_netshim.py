@@ -36,3 +36,14 @@ def test_python_in_a_pod_resolves_service_names(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", "import socket; socket.getaddrinfo('db', 1)"],
                        env=env, text=True, capture_output=True)
     assert r.returncode != 0  # short names only within the pod's own namespace
+
+
+def test_the_cluster_process_resolves_service_names_too(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.json"
+    netshim.write_hosts(hosts, netshim.hosts_map(SERVICES))
+    code = ("import pathlib, socket, sys; from turnout import netshim;"
+            f"netshim.resolve_in_process(pathlib.Path({str(hosts)!r}));"
+            "print(socket.getaddrinfo('db.database', 5432)[0][4][0])")
+    out = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True,
+                         check=True).stdout.split()
+    assert out == ["127.96.0.9"]

@@ -95,6 +95,8 @@ class Cluster:
         ip = self.kubelet.pod_ip(meta["namespace"], meta["name"])
         with_ip = {**pod, "status": {**(pod.get("status") or {}), "podIP": ip}}
         env = netshim.pod_env(self.hosts_file, meta["namespace"])
+        if self.telemetry.metrics_port:
+            env["TURNOUT_METRICS_URL"] = f"http://127.0.0.1:{self.telemetry.metrics_port}/metrics"
         env.update(proxy_env.pod_proxy_env(with_ip, self.mesh_settings))
         return env
 
@@ -105,6 +107,7 @@ class Cluster:
         await asyncio.sleep(0.05)  # let in-flight connections finish their current request
 
     async def start(self) -> None:
+        netshim.resolve_in_process(self.hosts_file)
         await self.telemetry.start()
         await self.mesh.start()
         await self.manager.start()

@@ -42,6 +42,12 @@ def entries() -> list[Obj]:
         {"image": "*ingress-nginx/controller@*", "run": _module("ingress", "controller")},
         {"image": "*kube-webhook-certgen:*", "run": _module("ingress", "certgen")},
         {"image": "*kube-webhook-certgen@*", "run": _module("ingress", "certgen")},
+        # for Argo Rollouts' and Flagger's own examples
+        {"image": "argoproj/rollouts-demo:*",
+         "run": _module("rollouts_demo", "--image-tag={tag}")},
+        {"image": "prom/prometheus:*", "run": _module("prometheus")},
+        {"image": "quay.io/prometheus/prometheus:*", "run": _module("prometheus")},
+        {"image": "docker.io/prom/prometheus:*", "run": _module("prometheus")},
     ]
     for entry in out:
         entry["env"] = dict(_ENV)

@@ -10,8 +10,10 @@ Services through `<SVC>_SERVICE_HOST` variables or ClusterIPs (see README, "Pod 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,6 +41,24 @@ def write_hosts(path: Path, hosts: dict[str, str]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(hosts, sort_keys=True))
     os.replace(tmp, path)
+
+
+def resolve_in_process(hosts_file: Path) -> None:
+    """Let this process (the cluster's own controllers) resolve Service names like a pod does.
+
+    An AnalysisRun's `prometheus` provider asks `http://prometheus.istio-system:9090`, as on a
+    real cluster; the name maps to the Service's ClusterIP, where Envoy listens.
+    """
+    if "turnout_netshim_resolver" in sys.modules:
+        return
+    os.environ[HOSTS_ENV] = str(hosts_file)
+    # the pods' shim itself, loaded under its own name: it patches socket.getaddrinfo on load
+    spec = importlib.util.spec_from_file_location("turnout_netshim_resolver",
+                                                  SHIM_DIR / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["turnout_netshim_resolver"] = module
+    spec.loader.exec_module(module)
 
 
 def pod_env(hosts_file: Path, namespace: str) -> dict[str, str]:
