@@ -9,11 +9,15 @@ flask run --port=5002 ...``) follows in ``{args}``.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Protocol
 
 from turnout.types import Obj
 
 _ENV = {"PYTHONUNBUFFERED": "1"}
+BIN = Path(__file__).resolve().parent / "bin"
+"""Helper programs some images expect on PATH (podinfo's exec probes call `podcli`)."""
 
 
 class Registry(Protocol):
@@ -45,12 +49,14 @@ def entries() -> list[Obj]:
         # for Argo Rollouts' and Flagger's own examples
         {"image": "argoproj/rollouts-demo:*",
          "run": _module("rollouts_demo", "--image-tag={tag}")},
+        {"image": "*stefanprodan/podinfo:*", "run": _module("podinfo", "--image-tag={tag}"),
+         "env": {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"}},
         {"image": "prom/prometheus:*", "run": _module("prometheus")},
         {"image": "quay.io/prometheus/prometheus:*", "run": _module("prometheus")},
         {"image": "docker.io/prom/prometheus:*", "run": _module("prometheus")},
     ]
     for entry in out:
-        entry["env"] = dict(_ENV)
+        entry["env"] = {**_ENV, **entry.get("env", {})}
     return out
 
 

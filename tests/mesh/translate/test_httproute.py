@@ -147,3 +147,10 @@ def test_consistent_hash_goes_on_the_route() -> None:
             "consistentHash": {"httpHeaderName": "x-user"}}}}}]
     r = httproute.vs_routes(Registry(h.snap(objs)), vs({"route": [DEST]}), CTX)[0]
     assert r["route"]["hash_policy"] == [{"header": {"header_name": "x-user"}}]
+
+
+def test_gateway_reference_forms() -> None:
+    from turnout.mesh.translate.httproute import qualified_gateways
+    assert qualified_gateways(["mesh", "gw", "istio-system/public",
+                               "public-gateway.istio-system.svc.cluster.local"], "ns3") == {
+        "mesh", "ns3/gw", "istio-system/public", "istio-system/public-gateway"}

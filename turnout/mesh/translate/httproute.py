@@ -34,11 +34,19 @@ class RouteContext:
     """`mesh` for sidecar tables, else `<namespace>/<gateway name>`."""
 
 
+def qualified_gateway(g: str, namespace: str) -> str:
+    """Istio's gateway reference forms: `mesh`, `ns/name`, `name` (the VirtualService's own
+    namespace) and the older `name.ns.svc.<domain>` that Flagger's tutorials still use."""
+    if g == MESH or "/" in g:
+        return g
+    parts = g.split(".")
+    if len(parts) >= 3 and parts[2] == "svc":
+        return f"{parts[1]}/{parts[0]}"
+    return f"{namespace}/{g}"
+
+
 def qualified_gateways(names: list[str], namespace: str) -> set[str]:
-    out = set()
-    for g in names:
-        out.add(g if g == MESH or "/" in g else f"{namespace}/{g}")
-    return out
+    return {qualified_gateway(g, namespace) for g in names}
 
 
 def _string_match(m: Obj, ignore_case: bool = False) -> Obj | None:

@@ -1,0 +1,50 @@
+"""Flagger's demo application (images ``stefanprodan/podinfo``, ``ghcr.io/stefanprodan/podinfo``).
+
+Flagger's tutorials canary this image; the tag is its version. Serves the endpoints those
+tutorials use on ``$POD_IP:<--port>`` (9898): ``/`` (JSON with the version), ``/healthz``,
+``/readyz``, ``/version``, ``/status/<code>`` and ``/delay/<seconds>``. The pod's exec probes
+(``podcli check http localhost:9898/healthz``) run the ``podcli`` shipped beside this module.
+
+Run: ``python -m turnout.demo.podinfo --image-tag=<tag> [the container's command line]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from turnout.demo import server
+
+SERVICE = "podinfo"
+DEFAULT_PORT = 9898
+
+
+def make_handler(version: str, hostname: str) -> server.Handler:
+    def handle(req: server.Request) -> server.Response:
+        path = req.path.rstrip("/") or "/"
+        if path in ("/healthz", "/readyz"):
+            return server.json_response({"status": "OK"})
+        if path == "/version":
+            return server.json_response({"version": version, "commit": "turnout"})
+        if path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1] or 200)
+            return server.json_response({"status": code}, status=code)
+        if path.startswith("/delay/"):
+            time.sleep(min(10.0, float(path.rsplit("/", 1)[1] or 0)))
+        return server.json_response({"hostname": hostname, "version": version,
+                                     "message": f"greetings from podinfo v{version}"})
+
+    return handle
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    version = server.option(args, "image-tag") or "latest"
+    server.serve(SERVICE, make_handler(version, os.environ.get("HOSTNAME", "podinfo")),
+                 server.bind_host(), server.port_from(args, DEFAULT_PORT))
+
+
+if __name__ == "__main__":
+    main()
