@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean system-deps
+.PHONY: demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,11 +12,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages some features need (installed only when missing; we may be root or have sudo).
-system-deps:
-	@bash scripts/system-deps.sh
-
-demo: $(STAMP) system-deps
+# Debian packages are installed only when missing (scripts/system-deps.sh; root or sudo).
+demo: $(STAMP)
+	@bash scripts/system-deps.sh demo
 	$(VENV)/bin/turnout demo
 
 lint: $(STAMP)
@@ -28,11 +26,15 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not cluster"
 
-test: $(STAMP) system-deps lint typecheck
+test: $(STAMP) lint typecheck
+	@bash scripts/system-deps.sh test
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(PY) bench/control_plane.py
+	$(PY) bench/mesh.py --quick
+	$(PY) bench/detection.py --quick
+	$(PY) bench/telemetry.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
