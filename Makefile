@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/turnout demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check turnout tests bench
+	$(VENV)/bin/ruff check turnout tests bench tools
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

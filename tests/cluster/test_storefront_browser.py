@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import ARGS, CHROMIUM, needs_chromium
 from tests.conftest import RunningCluster
 
-CHROMIUM = os.environ.get("TURNOUT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
     pytest.mark.cluster,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                       reason=f"no Chromium at {CHROMIUM} (make test installs it)"),
+    needs_chromium,
 ]
 
 

@@ -5,8 +5,6 @@ abort from the page patch the Rollout, and each page is saved under docs/screens
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import socket
 import threading
 import time
@@ -17,6 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from tests.browser import ARGS, CHROMIUM, needs_chromium
 from turnout.rollout import flagger
 from turnout.store.objects import Objects
 from turnout.telemetry.api import json_api
@@ -25,16 +24,11 @@ from turnout.web.app import WebContext, make_app
 
 from . import helpers as h
 
-CHROMIUM = os.environ.get("TURNOUT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 WINDOW = "5m"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 sync_api = pytest.importorskip("playwright.sync_api")
-# `make test` installs Debian's chromium; in CI a missing browser must fail, not skip
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                                reason=f"no Chromium at {CHROMIUM} (make test installs it)")
+pytestmark = needs_chromium
 
 
 def free_port() -> int:

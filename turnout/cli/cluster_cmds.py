@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from turnout.cli.client import state_of
 from turnout.cluster.state import StateDir
 
 console = Console(stderr=True)
@@ -46,10 +47,6 @@ def register(sub: Any) -> None:
     db.set_defaults(func=cmd_dashboard)
     k = sub.add_parser("kubectl", help="run kubectl against this cluster", add_help=False)
     k.set_defaults(func=cmd_kubectl)
-
-
-def state_of(args: argparse.Namespace) -> StateDir:
-    return StateDir.resolve(getattr(args, "state_dir_cmd", None) or args.state_dir)
 
 
 def _alive(pid: int) -> bool:

@@ -19,7 +19,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from turnout.cli.cluster_cmds import running, state_of
+from turnout.cli.client import state_of
+from turnout.cli.cluster_cmds import running
 from turnout.cluster.state import StateDir
 from turnout.rollout import argo, engine, flagger
 from turnout.types import Obj
@@ -95,17 +96,6 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         return 1
 
 
-def _describe(step: engine.Step) -> str:
-    if isinstance(step, engine.SetWeight):
-        return f"setWeight: {step.weight}"
-    if isinstance(step, engine.Pause):
-        return "pause" if step.seconds is None else f"pause: {step.seconds:g}s"
-    if isinstance(step, engine.Analyze):
-        return f"analysis: {step.name}"
-    if isinstance(step, engine.SetHeaderRoute):
-        conds = ", ".join(f"{m.name} {m.kind} {m.value!r}" for m in step.match)
-        return f"setHeaderRoute: {conds or 'remove'}"
-    return f"setMirrorRoute: {step.percent if step.percent is not None else 'remove'}"
 
 
 def render(kind: str, obj: Obj) -> Group:
@@ -148,7 +138,7 @@ def render(kind: str, obj: Obj) -> Group:
             mark = Text("✔", style="green")
         else:
             mark = Text("")
-        steps.add_row(str(i), _describe(step), mark)
+        steps.add_row(str(i), engine.describe(step), mark)
     hist = Table(title="Verdicts", title_justify="left")
     hist.add_column("Time")
     hist.add_column("Step", justify="right")

@@ -18,7 +18,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from turnout.cli import cluster_cmds
+from turnout.cli import client, cluster_cmds
 from turnout.types import Obj
 
 API = "/turnout/v1/telemetry/"
@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 def fetch(args: argparse.Namespace, path: str, query: Mapping[str, str | None]) -> Obj | None:
     """GET a telemetry resource from the running cluster; prints the error and returns None."""
-    state = cluster_cmds.state_of(args)
+    state = client.state_of(args)
     live = cluster_cmds.running(state)
     if live is None:
         console.print("turnout is not running: start it with `turnout up`")

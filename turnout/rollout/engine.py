@@ -86,6 +86,20 @@ class SetMirrorRoute:
 Step = SetWeight | Pause | Analyze | SetHeaderRoute | SetMirrorRoute
 
 
+def describe(step: Step) -> str:
+    """One line for a step, as the CLI and the dashboard show it."""
+    if isinstance(step, SetWeight):
+        return f"setWeight: {step.weight}"
+    if isinstance(step, Pause):
+        return "pause (until promoted)" if step.seconds is None else f"pause: {step.seconds:g}s"
+    if isinstance(step, Analyze):
+        return f"analysis: {step.name}"
+    if isinstance(step, SetHeaderRoute):
+        conds = ", ".join(f"{m.name} {m.kind} {m.value!r}" for m in step.match)
+        return f"setHeaderRoute: {conds or 'remove'}"
+    return f"setMirrorRoute: {step.percent if step.percent is not None else 'remove'}"
+
+
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]

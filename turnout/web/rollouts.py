@@ -41,17 +41,6 @@ def command_patch(command: str) -> Obj:
     return {"metadata": {"annotations": {flagger.COMMAND: command}}}
 
 
-def describe_step(step: engine.Step) -> str:
-    if isinstance(step, engine.SetWeight):
-        return f"setWeight: {step.weight}"
-    if isinstance(step, engine.Pause):
-        return "pause (until promoted)" if step.seconds is None else f"pause: {step.seconds:g}s"
-    if isinstance(step, engine.Analyze):
-        return f"analysis: {step.name}"
-    if isinstance(step, engine.SetHeaderRoute):
-        conds = ", ".join(f"{m.name} {m.kind} {m.value!r}" for m in step.match)
-        return f"setHeaderRoute: {conds or 'remove'}"
-    return f"setMirrorRoute: {step.percent if step.percent is not None else 'remove'}"
 
 
 def _plan(kind: Kind, spec: Obj) -> tuple[engine.Plan, str]:
@@ -119,7 +108,7 @@ def detail(kind: Kind, obj: Obj, events: list[Obj]) -> Obj:
         "checks": {"run": s.checks, "failed": s.failed_checks,
                    "inconclusive": s.inconclusive_checks,
                    "threshold": plan.failure_threshold},
-        "step_list": [{"index": i, "text": describe_step(step), "state": _step_state(s, i)}
+        "step_list": [{"index": i, "text": engine.describe(step), "state": _step_state(s, i)}
                       for i, step in enumerate(plan.steps)],
         "history": [r.to_json() for r in reversed(s.history)],
         "conditions": [{"type": c.get("type", ""), "status": c.get("status", ""),
