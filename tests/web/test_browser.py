@@ -1,11 +1,14 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright) against uvicorn on a
 free 127.0.0.1 port: every page shows the versions and figures `json_api` reports, promote and
-abort from the page patch the Rollout, and each page is saved under docs/screenshots/."""
+abort from the page patch the Rollout, and each page is photographed (into docs/screenshots/
+with TURNOUT_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +28,11 @@ from turnout.web.app import WebContext, make_app
 from . import helpers as h
 
 WINDOW = "5m"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every run takes the screenshots; they replace the committed ones in docs/screenshots only with
+# TURNOUT_UPDATE_SCREENSHOTS=1, so a plain `make test` leaves the work tree clean.
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+         if os.environ.get("TURNOUT_UPDATE_SCREENSHOTS") else
+         Path(tempfile.gettempdir()) / "turnout-screenshots")
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = needs_chromium
