@@ -211,3 +211,24 @@ def test_blue_green_preview_then_promote() -> None:
     st = status(o)
     assert st["phase"] == "Healthy" and selected("ads-active") == st["stableRS"] != stable
     assert replicas(o) == {"v1": 0, "v2": 1}
+
+
+def test_after_an_abort_a_new_revision_gets_no_traffic_before_its_pods_are_available() -> None:
+    o, ro, ar = setup({"v1": BASE, "v2": SLOW, "v3": BASE})
+    r = o.get(rt(o, "rollouts.argoproj.io"), NS, "advertisements")
+    r["spec"]["strategy"]["canary"]["abortScaleDownDelaySeconds"] = 30
+    o.update(rt(o, "rollouts.argoproj.io"), NS, "advertisements", r)
+    healthy(o, ro, ar)
+    new_version(o)
+    run(o, ro, ar, 10, 40)
+    assert status(o)["phase"] == "Degraded"
+    # the aborted canary's pods are still up (scale-down delay) when v3 arrives
+    r = o.get(rt(o, "rollouts.argoproj.io"), NS, "advertisements")
+    r["spec"]["template"] = template("v3", "arapulido/ads-service:3.0")
+    o.update(rt(o, "rollouts.argoproj.io"), NS, "advertisements", r)
+    ro.sync(KEY, 41)  # v3's ReplicaSet is created now, and is not available yet
+    ro.sync(KEY, 41.5)
+    assert weights(o) == {"stable": 100, "canary": 0}
+    settle(o)  # v3's pods become available
+    ro.sync(KEY, 42)
+    assert weights(o)["canary"] == 20

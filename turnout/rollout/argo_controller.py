@@ -84,7 +84,9 @@ class RolloutController(Controller):
             gate, background, runs = self._analysis(ro, spec, plan, state, now, command)
         if not state.in_flight:
             self._terminate_runs(ro, keep=())
-        canary_rs = rss.get(state.canary)
+        # readiness of the revision the user wants: after an abort the state still names the old
+        # canary, whose pods may linger; judging by them would route to a not-yet-ready canary
+        canary_rs = rss.get(rev)
         inputs = Inputs(desired=rev,
                         canary_ready=canary_rs is not None and common.available(canary_rs),
                         stable_ready=canary_rs is not None and common.available(canary_rs),
