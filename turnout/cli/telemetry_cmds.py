@@ -1,24 +1,29 @@
 """`turnout services|versions|compare`: the per-version telemetry of the running cluster.
 
 Thin shell: each command asks the cluster's JSON API (`/turnout/v1/telemetry/...`) and prints a
-Rich table (or the JSON with `-o json`).
+table that fits 80 columns (`-o wide` for every column), or the API's document with `-o json` or
+`-o yaml`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import time
 import urllib.error
 import urllib.parse
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any, TypeGuard
 
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
-from turnout.cli import client, cluster_cmds
+from turnout.analysis import fmt
+from turnout.cli import client, cluster_cmds, output
+from turnout.cli.output import Cell
+from turnout.kube.tables import human_duration
 from turnout.types import Obj
 
 API = "/turnout/v1/telemetry/"
@@ -33,20 +38,23 @@ def register(sub: Any) -> None:
         p.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
         p.add_argument("--since", default=since,
                        help=f"time window, e.g. 30s, 10m, 2h (default: {since or 'all'})")
-        p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+        output.add_output_option(p)
+
+    def service(p: argparse.ArgumentParser) -> None:
+        p.add_argument("service", help="service name, as `turnout services` lists it")
+        p.add_argument("-n", "--namespace", default="default",
+                       help="namespace of the service (default: default)")
 
     s = sub.add_parser("services", help="services seen by the mesh, with their versions")
     common(s, "1h")
     s.set_defaults(func=cmd_services)
     v = sub.add_parser("versions", help="a service's versions: traffic, errors, latency, "
                        "new error types")
-    v.add_argument("service")
-    v.add_argument("-n", "--namespace", default="default")
+    service(v)
     common(v, None)
     v.set_defaults(func=cmd_versions)
     c = sub.add_parser("compare", help="two versions of a service side by side")
-    c.add_argument("service")
-    c.add_argument("-n", "--namespace", default="default")
+    service(c)
     c.add_argument("--baseline", help="version to compare against (default: the one before "
                    "the candidate)")
     c.add_argument("--candidate", help="version under test (default: the most recent)")
@@ -75,30 +83,29 @@ def fetch(args: argparse.Namespace, path: str, query: Mapping[str, str | None]) 
     return data
 
 
-def _emit(args: argparse.Namespace, data: Obj, table: RenderableType) -> int:
-    if args.output == "json":
-        out.print_json(json.dumps(data))
-    else:
-        out.print(table)
+def _emit(args: argparse.Namespace, data: Obj,
+          view: Callable[[bool], RenderableType]) -> int:
+    output.emit(out, args.output, data, view)
     return 0
 
 
 def cmd_services(args: argparse.Namespace) -> int:
     data = fetch(args, "services", {"since": args.since})
-    return 1 if data is None else _emit(args, data, services_table(data))
+    return 1 if data is None else _emit(args, data, lambda wide: services_table(data, wide))
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     path = f"services/{_q(args.namespace)}/{_q(args.service)}/versions"
     data = fetch(args, path, {"since": args.since})
-    return 1 if data is None else _emit(args, data, versions_table(data))
+    return 1 if data is None else _emit(
+        args, data, lambda wide: versions_table(data, time.time(), wide))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     path = f"services/{_q(args.namespace)}/{_q(args.service)}/compare"
     data = fetch(args, path, {"since": args.since, "baseline": args.baseline,
                               "candidate": args.candidate})
-    return 1 if data is None else _emit(args, data, compare_view(data))
+    return 1 if data is None else _emit(args, data, lambda wide: compare_view(data, wide))
 
 
 def _q(s: str) -> str:
@@ -107,126 +114,157 @@ def _q(s: str) -> str:
 
 # -- rendering (pure: JSON in, Rich renderables out) --------------------------------------------
 
+def _finite(x: float | None) -> TypeGuard[float]:
+    return x is not None and math.isfinite(x)
+
+
 def ms(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.0f} ms" if abs(x) >= 100 else f"{x:.1f} ms"
+    return f"{fmt.fmt_ms(x)} ms" if _finite(x) else "-"
 
 
 def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.2f}%"
+    return f"{x * 100:.2f}%" if _finite(x) else "-"
 
 
-def when(ts: float | None) -> str:
-    if ts is None:
+def rps(x: float | None) -> str:
+    return f"{x:.2f}" if _finite(x) else "-"
+
+
+def age(now: float, ts: float | None) -> str:
+    """How long ago, as kubectl's AGE column says it."""
+    if not _finite(ts):
         return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return human_duration(timedelta(seconds=max(0.0, now - ts)))
 
 
-def services_table(data: Obj) -> Table:
-    t = Table(title=f"services (last {_window(data.get('since_seconds'))})")
-    for col in ("NAMESPACE", "SERVICE", "VERSIONS", "REQUESTS", "REQ/S", "ERRORS", "P50",
-                "P99"):
-        t.add_column(col, justify="right" if col not in ("NAMESPACE", "SERVICE", "VERSIONS")
-                     else "left")
-    for s in data.get("items", []):
-        t.add_row(s["namespace"], s["service"], ", ".join(s["versions"]), str(s["requests"]),
-                  f"{s['rps']:.2f}", pct(s["error_rate"]), ms(s["p50"]), ms(s["p99"]))
-    return t
+_Q_COLUMNS = {q: output.Column(q.upper(), numeric=True, wide=q not in ("p50", "p99"))
+              for q in _QS}
 
 
-def versions_table(data: Obj) -> Table:
-    t = Table(title=f"{data['service']} in {data['namespace']} "
-                    f"(last {_window(data.get('since_seconds'))})")
-    for col in ("VERSION", "FIRST SEEN", "LAST SEEN", "NEW ERROR TYPES", "REQUESTS", "REQ/S",
-                "ERRORS", *(q.upper() for q in _QS)):
-        t.add_column(col, justify="left" if col in ("VERSION", "FIRST SEEN", "LAST SEEN",
-                                                    "NEW ERROR TYPES") else "right")
+def services_table(data: Obj, wide: bool = False) -> output.Fitted:
+    cols = (output.Column("NAMESPACE"), output.Column("SERVICE"), output.Column("VERSIONS"),
+            output.Column("REQUESTS", numeric=True, wide=True),
+            output.Column("REQ/S", numeric=True), output.Column("ERRORS", numeric=True),
+            *(_Q_COLUMNS[q] for q in _QS if q != "p75"))
+    rows = [(s["namespace"], s["service"], ", ".join(s["versions"]), str(s["requests"]),
+             rps(s["rps"]), pct(s["error_rate"]), *(ms(s.get(q)) for q in _QS if q != "p75"))
+            for s in data.get("items", [])]
+    return output.table(cols, rows, wide=wide,
+                        title=f"services, {_window(data.get('since_seconds'))}")
+
+
+def versions_table(data: Obj, now: float, wide: bool = False) -> output.Fitted:
+    """Newest version first; AGE and LAST SEEN are durations before `now` (epoch seconds)."""
+    cols = (output.Column("VERSION"), output.Column("AGE", numeric=True),
+            output.Column("LAST SEEN", numeric=True),
+            output.Column("REQUESTS", numeric=True, wide=True),
+            output.Column("REQ/S", numeric=True), output.Column("ERRORS", numeric=True),
+            *(_Q_COLUMNS[q] for q in _QS), output.Column("NEW ERROR TYPES"))
+    rows = []
     for v in reversed(data.get("items", [])):
         new = "\n".join(f"{e['type']} ({e['count']})" for e in v["new_error_types"]) or "-"
-        t.add_row(v["version"], when(v["first_seen"]), when(v["last_seen"]),
-                  Text(new, style="red" if v["new_error_types"] else ""),
-                  str(v["requests"]), f"{v['rps']:.2f}", pct(v["error_rate"]),
-                  *(ms(v[q]) for q in _QS))
-    return t
+        rows.append((v["version"], age(now, v["first_seen"]), age(now, v["last_seen"]),
+                     str(v["requests"]), rps(v["rps"]), pct(v["error_rate"]),
+                     *(ms(v.get(q)) for q in _QS),
+                     Text(new, style="red" if v["new_error_types"] else "")))
+    return output.table(cols, rows, wide=wide,
+                        title=f"{data['service']} in {data['namespace']}, "
+                              f"{_window(data.get('since_seconds'))}")
+
+
+_UNITS: dict[str, tuple[Callable[[float], str], str]] = {
+    "ms": (fmt.fmt_ms, " ms"), "rate": (fmt.fmt_points, " pts"),
+    "count": (lambda x: f"{x:.0f}", ""), "": (lambda x: f"{x:.2f}", ""),
+}
 
 
 def _change_cell(ch: Obj, unit: str) -> Text:
-    if ch.get("change") is None:
+    """The absolute change, and the relative one where a ratio means something."""
+    d, b, c = ch.get("change"), ch.get("baseline"), ch.get("candidate")
+    if not _finite(d):
         return Text("-")
-    d, p = ch["change"], ch.get("change_pct")
-    if unit == "ms":
-        s = f"{d:+.1f} ms"
-    elif unit == "rate":
-        s = f"{d * 100:+.2f} pts"
-    elif unit == "count":
-        s = f"{d:+.0f}"
-    else:
-        s = f"{d:+.2f}"
-    if p is not None:
-        s += f" ({p:+.1f}%)"
-    worse = d > 0 and unit in ("ms", "rate")
-    return Text(s, style="red" if worse and (p is None or abs(p) >= 5) else "")
+    number, suffix = _UNITS[unit]
+    s = fmt.signed(number, d) + suffix
+    rel = fmt.fmt_relative(b, c) if d else ""
+    if rel:
+        s += f" ({rel})"
+    worse = d > 0 and unit in ("ms", "rate") and (not b or abs(d / b) >= 0.05)
+    return Text(s, style="red" if worse else "")
 
 
-def compare_view(data: Obj) -> Group:
+def _arm(version: object, role: str) -> str:
+    """A version's column header: its name, or its role where the name would widen the table."""
+    name = str(version)
+    return name if len(name) <= 12 else role
+
+
+def compare_view(data: Obj, wide: bool = False) -> Group:
     b, c = data["baseline"], data["candidate"]
-    t = Table(title=f"{data['service']} in {data['namespace']}: {b['version']} (baseline) vs "
-                    f"{c['version']} (candidate), last {_window(data.get('since_seconds'))}")
-    t.add_column("METRIC")
-    t.add_column(str(b["version"]), justify="right")
-    t.add_column(str(c["version"]), justify="right")
-    t.add_column("CHANGE", justify="right")
-    t.add_column(f"{data.get('level', 0.95) * 100:g}% CI OF DIFFERENCE", justify="right")
+    arms = (_arm(b["version"], "BASELINE"), _arm(c["version"], "CANDIDATE"))
     ch = data["changes"]
     cis = {q["name"]: q["ci"] for q in (data.get("latency") or {}).get("quantiles", [])}
-    t.add_row("requests", str(b["requests"]), str(c["requests"]),
-              _change_cell(ch["requests"], "count"), "")
-    t.add_row("req/s", f"{b['rps']:.2f}", f"{c['rps']:.2f}", _change_cell(ch["rps"], ""), "")
     err = data.get("errors")
-    t.add_row("error rate", pct(b["error_rate"]), pct(c["error_rate"]),
-              _change_cell(ch["error_rate"], "rate"),
-              _ci(err["ci"], "pts", 100) if err else "")
-    for q in _QS:
-        t.add_row(q, ms(b[q]), ms(c[q]), _change_cell(ch[q], "ms"),
-                  _ci(cis[q], "ms") if q in cis else "")
-    parts: list[RenderableType] = [t]
+    rows: list[tuple[Cell, ...]] = [
+        ("requests", str(b["requests"]), str(c["requests"]),
+         _change_cell(ch["requests"], "count"), ""),
+        ("req/s", rps(b["rps"]), rps(c["rps"]), _change_cell(ch["rps"], ""), ""),
+        ("error rate", pct(b["error_rate"]), pct(c["error_rate"]),
+         _change_cell(ch["error_rate"], "rate"),
+         _ci(err["ci"], fmt.fmt_points, "pts") if err else ""),
+        *((q, ms(b[q]), ms(c[q]), _change_cell(ch[q], "ms"),
+           _ci(cis[q], fmt.fmt_ms, "ms") if q in cis else "") for q in _QS)]
+    cols = (output.Column("METRIC"), output.Column(arms[0], numeric=True),
+            output.Column(arms[1], numeric=True), output.Column("CHANGE", numeric=True),
+            output.Column(f"{data.get('level', 0.95) * 100:g}% CI", numeric=True))
+    title = (f"{data['service']} in {data['namespace']}: {b['version']} (baseline) vs "
+             f"{c['version']} (candidate), {_window(data.get('since_seconds'))}")
+    parts: list[RenderableType] = [output.table(cols, rows, wide=wide, title=title)]
     et = data.get("error_types") or {}
     if any(et.get(k) for k in ("only_baseline", "only_candidate", "both")):
-        e = Table(title="error types")
-        e.add_column("ERROR TYPE")
-        e.add_column(str(b["version"]), justify="right")
-        e.add_column(str(c["version"]), justify="right")
-        for x in et.get("only_candidate", []):
-            e.add_row(Text(f"{x['type']} (new)", style="red"), "0", str(x["count"]))
-        for x in et.get("both", []):
-            e.add_row(x["type"], str(x["baseline"]), str(x["candidate"]))
-        for x in et.get("only_baseline", []):
-            e.add_row(x["type"], str(x["count"]), "0")
-        parts.append(e)
+        types: list[tuple[Cell, ...]] = [
+            *((Text(f"{x['type']} (new)", style="red"), "0", str(x["count"]))
+              for x in et.get("only_candidate", [])),
+            *((x["type"], str(x["baseline"]), str(x["candidate"])) for x in et.get("both", [])),
+            *((x["type"], str(x["count"]), "0") for x in et.get("only_baseline", []))]
+        parts.append(output.table((output.Column("ERROR TYPE"),
+                                   output.Column(arms[0], numeric=True),
+                                   output.Column(arms[1], numeric=True)),
+                                  types, wide=wide, title="error types"))
     if data.get("endpoints"):
-        ep = Table(title="endpoints (by latency change)")
-        for col in ("ENDPOINT", "REQUESTS", "ERRORS", "P50", "P50 CHANGE"):
-            ep.add_column(col, justify="left" if col == "ENDPOINT" else "right")
-        for row in data["endpoints"]:
-            x, y = row["baseline"] or {}, row["candidate"] or {}
-            ep.add_row(f"{row['method']} {row['endpoint']}".strip(),
-                       f"{x.get('requests', 0)} → {y.get('requests', 0)}",
-                       f"{pct(x.get('error_rate'))} → {pct(y.get('error_rate'))}",
-                       f"{ms(x.get('p50'))} → {ms(y.get('p50'))}",
-                       _change_cell(row["p50"], "ms"))
-        parts.append(ep)
-    for s in data.get("statements", []):
-        style = "bold red" if (" slower" in s or "more errors" in s) else "bold"
-        parts.append(Text(s, style=style))
-    return Group(*parts)
+        parts.append(_endpoints_table(data["endpoints"], wide))
+    statements = [Text(s, style="bold red" if (" slower" in s or "more errors" in s)
+                       else "bold") for s in data.get("statements", [])]
+    if statements:
+        parts.append(Group(*statements))
+    return Group(*_spaced(parts))
 
 
-def _ci(ci: list[float | None], unit: str, scale: float = 1.0) -> str:
-    lo, hi = ci
-    low = "-\u221e" if lo is None else f"{lo * scale:+.1f}"
-    high = "\u221e" if hi is None else f"{hi * scale:+.1f}"
-    return f"{low} to {high} {unit}"
+def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
+    """A blank line between sections, as kubectl prints one between kinds."""
+    return [x for i, part in enumerate(parts) for x in ((Text(""), part) if i else (part,))]
+
+
+def _ci(ci: list[float | None], number: Callable[[float], str], unit: str) -> str:
+    return fmt.fmt_interval(ci[0], ci[1], number, unit)
+
+
+def _arrow(x: str, y: str, unit: str = "") -> str:
+    return f"{x} \u2192 {y}{unit}"
+
+
+def _endpoints_table(endpoints: list[Obj], wide: bool) -> output.Fitted:
+    cols = (output.Column("ENDPOINT"), output.Column("REQUESTS", numeric=True),
+            output.Column("ERRORS", numeric=True, wide=True),
+            output.Column("P50", numeric=True), output.Column("CHANGE", numeric=True))
+    rows = []
+    for row in endpoints:
+        x, y = row["baseline"] or {}, row["candidate"] or {}
+        p50 = [fmt.fmt_ms(v) if _finite(v) else "-" for v in (x.get("p50"), y.get("p50"))]
+        rows.append((f"{row['method']} {row['endpoint']}".strip(),
+                     _arrow(str(x.get("requests", 0)), str(y.get("requests", 0))),
+                     _arrow(pct(x.get("error_rate")), pct(y.get("error_rate"))),
+                     _arrow(p50[0], p50[1], " ms"), _change_cell(row["p50"], "ms")))
+    return output.table(cols, rows, wide=wide, title="endpoints, by p50 change")
 
 
 def _window(seconds: float | None) -> str:
@@ -235,5 +273,5 @@ def _window(seconds: float | None) -> str:
     s = int(seconds)
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
         if s >= n and s % n == 0:
-            return f"{s // n}{unit}"
-    return f"{s}s"
+            return f"last {s // n}{unit}"
+    return f"last {s}s"
