@@ -59,6 +59,15 @@ class RunningCluster:
         return f"https://127.0.0.1:{self.port}"
 
     @property
+    def settings(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads((self.state_dir / "cluster.json").read_text())
+        return data
+
+    def node_url(self, node_port: int) -> str:
+        """Where this cluster serves a NodePort (its port set may shift it)."""
+        return f"http://127.0.0.1:{node_port + int(self.settings['node_port_offset'])}"  # type: ignore[call-overload]
+
+    @property
     def ssl(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.state_dir / "ca.crt"))
 
@@ -94,13 +103,16 @@ class RunningCluster:
         raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def start_cluster(state_dir: Path, extra_env: dict[str, str] | None = None) -> RunningCluster:
+def start_cluster(state_dir: Path, extra_env: dict[str, str] | None = None,
+                  ports: tuple[str, ...] = ("--auto-ports",)) -> RunningCluster:
+    """A cluster on ports of its own (the first free port set, unless `ports` says otherwise),
+    so the suite runs beside a user's cluster."""
     port = free_port()
     env = {**os.environ, **(extra_env or {})}
     log = (state_dir.parent / f"{state_dir.name}.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "turnout.cli.main", "--state-dir", str(state_dir), "up",
-         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+         "--port", str(port), *ports], stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -125,6 +137,18 @@ def stop_cluster(c: RunningCluster) -> None:
         except subprocess.TimeoutExpired:
             c.proc.kill()
             c.proc.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cluster_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Test clusters register in a registry of their own, not the user's `turnout clusters`."""
+    old = os.environ.get("TURNOUT_REGISTRY")
+    os.environ["TURNOUT_REGISTRY"] = str(tmp_path_factory.mktemp("registry"))
+    yield
+    if old is None:
+        os.environ.pop("TURNOUT_REGISTRY", None)
+    else:
+        os.environ["TURNOUT_REGISTRY"] = old
 
 
 @pytest.fixture(scope="module")

@@ -102,11 +102,11 @@ def apply(cluster: RunningCluster, docs: list[dict[str, object]]) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
 
-def colors(n: int) -> dict[str, int]:
+def colors(cluster: RunningCluster, n: int) -> dict[str, int]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     seen: dict[str, int] = {}
     for _ in range(n):
-        req = urllib.request.Request("http://127.0.0.1:30003/color",
+        req = urllib.request.Request(cluster.node_url(30003) + "/color",
                                      headers={"Host": "istio-rollout.local"})
         with opener.open(req, timeout=10) as r:
             c = json.loads(r.read())
@@ -114,9 +114,9 @@ def colors(n: int) -> dict[str, int]:
     return seen
 
 
-def answers() -> bool:
+def answers(cluster: RunningCluster) -> bool:
     try:
-        return bool(colors(1))
+        return bool(colors(cluster, 1))
     except OSError:
         return False
 
@@ -140,8 +140,8 @@ def test_the_istio_subset_example_rolls_out_through_its_steps(cluster: RunningCl
     apply(cluster, example())
     cluster.wait_for(lambda: status(cluster).get("phase") == "Healthy", timeout=60,
                      what="the blue revision")
-    cluster.wait_for(lambda: answers(), timeout=30, what="the gateway to route to blue")
-    assert colors(20) == {"blue": 20}
+    cluster.wait_for(lambda: answers(cluster), timeout=30, what="the gateway to route to blue")
+    assert colors(cluster, 20) == {"blue": 20}
     # what `kubectl argo rollouts set image istio-rollout istio-rollout=...:yellow` does
     cluster.kubectl("patch", "rollout", "istio-rollout", "-n", NS, "--type", "json", "-p",
                     json.dumps([{"op": "replace",
@@ -150,7 +150,7 @@ def test_the_istio_subset_example_rolls_out_through_its_steps(cluster: RunningCl
     cluster.wait_for(lambda: status(cluster).get("phase") == "Paused", timeout=60,
                      what="the indefinite pause after setWeight 10")
     n = 200
-    k = colors(n).get("yellow", 0)
+    k = colors(cluster, n).get("yellow", 0)
     assert abs(k - 0.1 * n) <= 4 * math.sqrt(n * 0.1 * 0.9), k  # 10 % canary weight
     turnout(cluster, "rollout", "promote", "istio-rollout", "-n", NS)
     cluster.wait_for(lambda: cluster.kubectl("get", "analysisruns", "-n", NS).stdout.count(
@@ -158,7 +158,7 @@ def test_the_istio_subset_example_rolls_out_through_its_steps(cluster: RunningCl
     turnout(cluster, "rollout", "promote", "istio-rollout", "-n", NS, "--full")
     cluster.wait_for(lambda: status(cluster).get("phase") == "Healthy", timeout=60,
                      what="the full promotion")
-    assert colors(20) == {"yellow": 20}
+    assert colors(cluster, 20) == {"yellow": 20}
 
 
 def test_its_success_rate_query_runs_against_prometheus_in_the_cluster(
@@ -166,7 +166,7 @@ def test_its_success_rate_query_runs_against_prometheus_in_the_cluster(
     cluster.kubectl("apply", "-f", str(ADDON))
     cluster.kubectl("rollout", "status", "deployment/prometheus", "-n", "istio-system",
                     "--timeout=60s")
-    colors(40)  # traffic for the query to see (through the gateway: reporter="source")
+    colors(cluster, 40)  # traffic for the query to see (through the gateway: reporter="source")
     run = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
            "metadata": {"name": "success-rate-now", "namespace": NS},
            "spec": {"args": [{"name": "service", "value": "istio-rollout"},
@@ -180,7 +180,7 @@ def test_its_success_rate_query_runs_against_prometheus_in_the_cluster(
         return str((out.get("status") or {}).get("phase", ""))
 
     def settled() -> bool:
-        colors(5)
+        colors(cluster, 5)
         return phase() in ("Successful", "Failed", "Error")
 
     apply(cluster, [run])

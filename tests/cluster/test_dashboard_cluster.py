@@ -69,7 +69,7 @@ def test_compare_page_matches_turnout_compare(cluster: RunningCluster, lab: Path
     cluster.kubectl("apply", "-f", str(lab / "servicenetwork" / "advertisements.yaml"))
     for d in ("advertisements", "advertisements2", "frontend"):
         cluster.kubectl("rollout", "status", f"deployment/{d}", "-n", "ns1", "--timeout=60s")
-    tally = load.run("http://127.0.0.1:30001", requests=80, concurrency=4)
+    tally = load.run(cluster.node_url(30001), requests=80, concurrency=4)
     assert tally.statuses[200] == 80
     time.sleep(1.5)  # the access log is flushed every 200 ms, then ingested
     expected = cluster.api("/turnout/v1/telemetry/services/ns1/advertisements/compare"

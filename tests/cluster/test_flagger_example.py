@@ -97,7 +97,8 @@ def canary(cluster: RunningCluster) -> dict[str, object]:
 class Load:
     """Steady requests to the app through the public gateway, counting versions and errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.seen: dict[str, int] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -106,7 +107,7 @@ class Load:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         deadline = time.monotonic() + 200
         while not self.stop.is_set() and time.monotonic() < deadline:
-            req = urllib.request.Request("http://127.0.0.1:30003/",
+            req = urllib.request.Request(self.url + "/",
                                          headers={"Host": "app.example.com"})
             try:
                 with opener.open(req, timeout=5) as r:
@@ -127,7 +128,7 @@ def test_the_istio_tutorial_canary_initializes_and_shifts_traffic(
     primary = json.loads(cluster.kubectl("get", "deploy", "podinfo-primary", "-n", NS, "-o",
                                          "json").stdout)
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":6.0.0")
-    load = Load()
+    load = Load(cluster.node_url(30003))
     load.thread.start()
     try:
         cluster.kubectl("-n", NS, "set", "image", "deployment/podinfo",

@@ -84,7 +84,7 @@ def test_kube_proxy_split_and_virtual_service_ignored_outside_the_mesh(
                       {"page-source": "home"})
     assert within_binomial(counts.get("2.0", 0), N), counts
     # the storefront, through its NodePort, shows a banner
-    with urllib.request.urlopen("http://127.0.0.1:30001/", timeout=10) as r:
+    with urllib.request.urlopen(cluster.node_url(30001) + "/", timeout=10) as r:
         page = r.read().decode()
     assert "Version 1.0" in page or "Version 2.0" in page
     cluster.kubectl("delete", "-f", str(lab / "servicenetwork" / "advertisements.yaml"))
@@ -128,7 +128,7 @@ def test_seed_002_header_canary_in_the_mesh(cluster: RunningCluster, lab: Path) 
     assert "vs/ns3/ads-vs/1" in explained and "100.0%" in explained
     assert "No validation issues" in turnout(cluster, "analyze", "-n", "ns3")
     # the storefront through the Istio ingress gateway
-    with urllib.request.urlopen("http://127.0.0.1:30003/", timeout=10) as r:
+    with urllib.request.urlopen(cluster.node_url(30003) + "/", timeout=10) as r:
         assert "Version 1.0" in r.read().decode()
     cluster.kubectl("delete", "-f", str(ads_v2 / "virtualservice.yaml"))
     cluster.wait_for(lambda: "2.0" in versions(proxy, url, {"page-source": "home"}, n=16),

@@ -44,24 +44,24 @@ def test_storefront_pages_show_the_banner_and_products_split_under_the_vs(
         for d in deploys:
             cluster.kubectl("rollout", "status", f"deployment/{d}", "-n", ns, "--timeout=60s")
 
-    page.goto("http://127.0.0.1:30001/")
+    page.goto(cluster.node_url(30001) + "/")
     banner = page.locator(".ad-banner")
     assert banner.get_attribute("data-version") == "1.0"
     assert "Version 1.0" in banner.inner_text()
 
-    page.goto("http://127.0.0.1:30003/")
+    page.goto(cluster.node_url(30003) + "/")
     assert page.locator(".ad-banner").get_attribute("data-version") == "1.0"
     product = page.locator('a[href^="/products/"]').first.get_attribute("href")
     assert product
     seen: dict[str, int] = {}
     n = 40
     for _ in range(n):  # a user refreshing a product page
-        page.goto(f"http://127.0.0.1:30003{product}")
+        page.goto(cluster.node_url(30003) + product)
         v = page.locator(".ad-banner").get_attribute("data-version") or "none"
         seen[v] = seen.get(v, 0) + 1
     k = seen.get("2.0", 0)
     assert seen.get("1.0", 0) + k == n, seen
     assert abs(k - n / 2) <= 4.5 * math.sqrt(n / 4), seen  # binomial bound for n = 40
     for _ in range(10):  # home pages stay on 1.0
-        page.goto("http://127.0.0.1:30003/")
+        page.goto(cluster.node_url(30003) + "/")
         assert page.locator(".ad-banner").get_attribute("data-version") == "1.0"

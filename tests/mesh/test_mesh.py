@@ -138,8 +138,8 @@ async def mesh(backends: None, tmp_path_factory: pytest.TempPathFactory) -> Asyn
     await m.stop()
 
 
-def via(pod_ip: str) -> httpx.Client:
-    return httpx.Client(proxy=f"http://{pod_ip}:15001", trust_env=False, timeout=5.0)
+def via(pod_ip: str, port: int = 15001) -> httpx.Client:
+    return httpx.Client(proxy=f"http://{pod_ip}:{port}", trust_env=False, timeout=5.0)
 
 
 def tally(client: httpx.Client, url: str, n: int, headers: dict[str, str] | None = None,
@@ -324,9 +324,11 @@ async def test_pod_replaced_on_the_same_ip_and_endpoint_removed(mesh: Mesh) -> N
 
 async def test_eds_files_mode_serves_and_follows_endpoint_changes(
         backends: None, tmp_path: Path) -> None:
-    settings = replace(SETTINGS, eds_files=True, gateway_node_port=0, nginx_node_port=0)
+    # a second Envoy beside the module's: listeners of its own (no port sharing between them)
+    settings = replace(SETTINGS, eds_files=True, gateway_node_port=0, nginx_node_port=0,
+                       outbound_port=15011)
     objs = [h.namespace("kp"),
-            h.service("ads", "kp", "127.77.200.1", [{"port": 5002, "targetPort": 5002}],
+            h.service("ads", "kp", "127.77.201.1", [{"port": 5002, "targetPort": 5002}],
                       {"app": "ads"}),
             h.pod("kp-v1", "kp", "127.77.1.1", {"app": "ads"}),
             h.pod("client", "kp", "127.77.1.11", {})]
@@ -334,7 +336,7 @@ async def test_eds_files_mode_serves_and_follows_endpoint_changes(
     await m.start()
     try:
         await m.apply(sn.from_objects(objs, settings))
-        with via("127.77.1.11") as c:
+        with via("127.77.1.11", 15011) as c:
             assert tally(c, "http://ads:5002/", 10) == Counter({"kp-v1": 10})
             await m.apply(sn.from_objects([*objs, h.pod("kp-v2", "kp", "127.77.1.2",
                                                         {"app": "ads"})], settings))

@@ -12,14 +12,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from turnout.cli.client import state_of
+from turnout.cluster import preflight, registry, settings
+from turnout.cluster.settings import MAX_SETS, ClusterSettings
 from turnout.cluster.state import StateDir
 
 console = Console(stderr=True)
@@ -30,14 +30,17 @@ def register(sub: Any) -> None:
     up = sub.add_parser("up", help="start the cluster (foreground unless --detach)")
     up.add_argument("--detach", "-d", action="store_true", help="run in the background")
     up.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
-    up.add_argument("--port", type=int, help="API port on 127.0.0.1 (default: 6443 or free)")
+    up.add_argument("--port", type=int, help="API port on 127.0.0.1 (default: the port set's, "
+                    "6443 for set 0)")
+    up.add_argument("--auto-ports", action="store_true",
+                    help="take the first port set no other cluster uses (kept for later starts)")
+    up.add_argument("--port-set", type=int, metavar="N",
+                    help=f"use port set N (0-{MAX_SETS - 1}): set 0 is API 6443, dashboard "
+                    "15000, metrics 15090, NodePorts as declared; set N shifts them all")
     up.set_defaults(func=cmd_up)
     down = sub.add_parser("down", help="stop the cluster (objects are kept)")
     down.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
     down.set_defaults(func=cmd_down)
-    st = sub.add_parser("status", help="is the cluster up, and what runs in it")
-    st.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
-    st.set_defaults(func=cmd_status)
     kc = sub.add_parser("kubeconfig", help="print the kubeconfig path")
     kc.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
     kc.set_defaults(func=cmd_kubeconfig)
@@ -72,6 +75,29 @@ def running(state: StateDir) -> tuple[int, int] | None:
     return pid, port
 
 
+def prepare(state: StateDir, *, auto: bool = False, port_set: int | None = None,
+            api_port: int | None = None) -> ClusterSettings | None:
+    """Settle and save the cluster's ports, or print why it cannot start (None)."""
+    state.ensure()
+    try:
+        cfg = preflight.choose(state.root, auto=auto, port_set=port_set, api_port=api_port)
+    except ValueError as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        return None
+    taken = preflight.check(cfg)
+    if taken:
+        console.print(preflight.message(state.root, taken), markup=False, highlight=False)
+        return None
+    clashes = preflight.network_clashes(state.root, cfg)
+    if clashes:
+        console.print(f"turnout cannot start the cluster in {state.root}: "
+                      + "; ".join(clashes) + ". Stop that cluster first.", highlight=False)
+        return None
+    settings.save(state.root, cfg)
+    registry.register(state.root)
+    return cfg
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     state = state_of(args)
     live = running(state)
@@ -79,10 +105,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         console.print(f"turnout is already up (pid {live[0]}) on https://127.0.0.1:{live[1]}")
         console.print(f"kubeconfig: {state.kubeconfig}")
         return 0
-    state.ensure()
-    port = args.port or state.port()
+    cfg = prepare(state, auto=args.auto_ports, port_set=args.port_set, api_port=args.port)
+    if cfg is None:
+        return 1
     if args.detach:
-        return _up_detached(state, port)
+        return _up_detached(state, cfg)
     from turnout.cluster.server import serve
 
     logging.basicConfig(level=logging.INFO,
@@ -90,24 +117,47 @@ def cmd_up(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def ready(seconds: float) -> None:
-        console.print(f"[green]turnout is up[/] in {seconds:.2f} s: API https://127.0.0.1:{port}")
-        console.print(f"  export KUBECONFIG={state.kubeconfig}")
+        console.print(f"[green]turnout is up[/] in {seconds:.2f} s")
+        _print_urls(state, cfg)
         console.print("  Ctrl-C stops the cluster; objects are kept for the next `turnout up`.")
 
     try:
-        asyncio.run(serve(state, port, on_ready=ready))
+        asyncio.run(serve(state, cfg, on_ready=ready))
+    except preflight.PortsTaken as e:
+        console.print(str(e), markup=False, highlight=False)
+        return 1
     except KeyboardInterrupt:
         pass
     return 0
 
 
-def _up_detached(state: StateDir, port: int) -> int:
+def _print_urls(state: StateDir, cfg: ClusterSettings) -> None:
+    console.print(f"  API        https://{cfg.node_address}:{cfg.api_port}", highlight=False)
+    console.print(f"  dashboard  http://{cfg.node_address}:{cfg.dashboard_port}/ "
+                  "(`turnout dashboard` adds your token)", highlight=False)
+    if cfg.metrics_port:
+        console.print(f"  metrics    http://{cfg.node_address}:{cfg.metrics_port}/metrics",
+                      highlight=False)
+    console.print(f"  NodePorts  {_node_port_rule(cfg)}", highlight=False)
+    console.print(f"  export KUBECONFIG={state.kubeconfig}", highlight=False)
+
+
+def _node_port_rule(cfg: ClusterSettings) -> str:
+    if cfg.node_port_offset == 0:
+        return f"on {cfg.node_address} as declared (30001 -> {cfg.node_url(30001)})"
+    return (f"on {cfg.node_address}, shifted by {cfg.node_port_offset:+d} "
+            f"(30001 -> {cfg.node_url(30001)})")
+
+
+def _up_detached(state: StateDir, cfg: ClusterSettings) -> int:
     t0 = time.monotonic()
+    port = cfg.api_port
     logf = state.log_file.open("ab")
-    cmd = [sys.executable, "-m", "turnout.cli.main", "--state-dir", str(state.root), "up",
-           "--port", str(port)]
+    # -P and cwd: a `turnout/` folder in the caller's working directory must not shadow the
+    # installed package
+    cmd = [sys.executable, "-P", "-m", "turnout.cli.main", "--state-dir", str(state.root), "up"]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                            start_new_session=True, close_fds=True)
+                            start_new_session=True, close_fds=True, cwd=state.root)
     logf.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -122,9 +172,8 @@ def _up_detached(state: StateDir, port: int) -> int:
             try:
                 state.request(port, "/version", token=False, timeout=1)
                 secs = time.monotonic() - t0
-                console.print(f"[green]turnout is up[/] in {secs:.2f} s (pid {proc.pid}): "
-                              f"API https://127.0.0.1:{port}")
-                console.print(f"  export KUBECONFIG={state.kubeconfig}")
+                console.print(f"[green]turnout is up[/] in {secs:.2f} s (pid {proc.pid})")
+                _print_urls(state, cfg)
                 return 0
             except OSError:
                 pass
@@ -154,54 +203,6 @@ def cmd_down(args: argparse.Namespace) -> int:
         return 1
     console.print("turnout is down; objects are kept for the next `turnout up`")
     return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    state = state_of(args)
-    live = running(state)
-    if not live:
-        out.print(f"turnout is down (state dir {state.root})")
-        return 3
-    pid, port = live
-    table = Table(title=f"turnout is up (pid {pid}) on https://127.0.0.1:{port}")
-    for col in ("NAMESPACE", "PODS", "READY", "SERVICES", "DEPLOYMENTS"):
-        table.add_column(col)
-    counts = _counts(state, port)
-    for ns, c in sorted(counts.items()):
-        table.add_row(ns, str(c["pods"]), str(c["ready"]), str(c["services"]),
-                      str(c["deployments"]))
-    out.print(table)
-    out.print(f"kubeconfig: {state.kubeconfig}")
-    return 0
-
-
-def _get(state: StateDir, port: int, path: str) -> Any:
-    return json.loads(state.request(port, path))
-
-
-def _counts(state: StateDir, port: int) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {}
-
-    def bump(ns: str, k: str) -> None:
-        counts.setdefault(ns, {"pods": 0, "ready": 0, "services": 0, "deployments": 0})[k] += 1
-
-    try:
-        for n in _get(state, port, "/api/v1/namespaces")["items"]:
-            counts.setdefault(n["metadata"]["name"],
-                              {"pods": 0, "ready": 0, "services": 0, "deployments": 0})
-        for p in _get(state, port, "/api/v1/pods")["items"]:
-            ns = p["metadata"]["namespace"]
-            bump(ns, "pods")
-            if any(c.get("type") == "Ready" and c.get("status") == "True"
-                   for c in p.get("status", {}).get("conditions") or []):
-                bump(ns, "ready")
-        for s in _get(state, port, "/api/v1/services")["items"]:
-            bump(s["metadata"]["namespace"], "services")
-        for d in _get(state, port, "/apis/apps/v1/deployments")["items"]:
-            bump(d["metadata"]["namespace"], "deployments")
-    except (OSError, ValueError, urllib.error.HTTPError):
-        pass
-    return counts
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -22,7 +22,13 @@ console = Console()
 
 
 def register(sub: Any) -> None:
-    d = sub.add_parser("demo", help="play the progressive-delivery lab end to end")
+    d = sub.add_parser(
+        "demo", help="play the progressive-delivery lab end to end",
+        description="Plays the lab of the seeds on a fresh cluster in ~/.turnout/demo (wiped "
+        "first) and checks every figure it observes. The cluster takes free ports of its own "
+        "when another cluster holds the defaults, prints its URLs, and is LEFT RUNNING so you "
+        "can look around; `--down` stops it at the end, `turnout --state-dir ~/.turnout/demo "
+        "down` later.")
     d.add_argument("--quick", action="store_true", help="fewer requests per check (CI)")
     d.add_argument("--down", action="store_true", help="stop the demo cluster at the end")
     d.add_argument("--manifests", help="a directory laid out like the lab's manifest-files "
@@ -32,12 +38,15 @@ def register(sub: Any) -> None:
     lo.add_argument("--url", default="http://127.0.0.1:30001",
                     help="storefront base URL (NodePort 30001; gateway 30003; ingress 32000)")
     lo.add_argument("-n", "--requests", type=int, default=200, help="page loads (default 200)")
-    lo.add_argument("-c", "--concurrency", type=int, default=4)
+    lo.add_argument("-c", "--concurrency", type=int, default=4,
+                    help="page loads in flight at once (default 4)")
     lo.add_argument("--rps", type=float, help="target request rate (default: as fast as "
                     "the concurrency allows)")
     lo.add_argument("--products", type=float, default=0.5,
                     help="share of product pages, 0..1 (default 0.5)")
-    lo.add_argument("--max-seconds", type=float, default=300.0)
+    lo.add_argument("--max-seconds", type=float, default=300.0,
+                    help="stop after this long even if not all page loads were sent "
+                    "(default 300)")
     lo.set_defaults(func=cmd_load)
 
 
@@ -58,20 +67,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ns = argparse.Namespace(state_dir=str(state.root), state_dir_cmd=None)
         cluster_cmds.cmd_down(ns)
     shutil.rmtree(state.root, ignore_errors=True)
-    state.ensure()
     t0 = time.monotonic()
-    if cluster_cmds._up_detached(state, state.port()) != 0:
+    cfg = cluster_cmds.prepare(state, auto=True)
+    if cfg is None or cluster_cmds._up_detached(state, cfg) != 0:
         return 1
     live = cluster_cmds.running(state)
     if live is None:
         raise SystemExit("the demo cluster did not come up")
     scenario = Scenario(state=state, port=live[1], manifests=manifests,
                         kubectl_bin=cluster_cmds.kubectl_path(), console=console,
-                        quick=args.quick)
+                        quick=args.quick, node_url=cfg.node_url)
     ok = scenario.run()
     console.print(f"\nplayed in {time.monotonic() - t0:.0f} s. Open:")
-    console.print(f"  storefront (ns1, NodePort)     {'http://127.0.0.1:30001/'}")
-    console.print(f"  storefront (ns3, Istio gateway) {'http://127.0.0.1:30003/'}")
+    console.print(f"  storefront (ns1, NodePort 30001)       {cfg.node_url(30001)}/")
+    console.print(f"  storefront (ns3, Istio gateway 30003)  {cfg.node_url(30003)}/")
+    console.print(f"  storefront (ns1, NGINX ingress 32000)  {cfg.node_url(32000)}/")
     console.print(f"  dashboard: turnout --state-dir {state.root} dashboard")
     console.print(f"  kubectl:  export KUBECONFIG={state.kubeconfig}")
     console.print(f"  compare:  turnout --state-dir {state.root} compare advertisements -n ns3")

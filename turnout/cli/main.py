@@ -6,7 +6,14 @@ import argparse
 import sys
 
 from turnout import __version__
-from turnout.cli import cluster_cmds, demo_cmds, mesh_cmds, rollout_cmds, telemetry_cmds
+from turnout.cli import (
+    cluster_cmds,
+    demo_cmds,
+    mesh_cmds,
+    rollout_cmds,
+    status_cmds,
+    telemetry_cmds,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "or ~/.turnout/default)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     cluster_cmds.register(sub)
+    status_cmds.register(sub)
     mesh_cmds.register(sub)
     demo_cmds.register(sub)
     telemetry_cmds.register(sub)

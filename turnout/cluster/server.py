@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -15,8 +16,9 @@ import uvicorn
 
 from turnout import netshim
 from turnout.api.app import ApiContext, make_app
-from turnout.cluster import bootstrap, tls
-from turnout.cluster.state import StateDir, port_free
+from turnout.cluster import bootstrap, preflight, registry, tls
+from turnout.cluster.settings import ClusterSettings
+from turnout.cluster.state import StateDir
 from turnout.controllers.base import Controller, Key, Manager
 from turnout.controllers.deployment import DeploymentController
 from turnout.controllers.endpoints import EndpointsController
@@ -38,7 +40,7 @@ from turnout.runtime.kubelet import Kubelet
 from turnout.store import objects as objects_mod
 from turnout.store.db import Event, Store
 from turnout.store.objects import Objects
-from turnout.telemetry.service import DEFAULT_METRICS_PORT, Telemetry
+from turnout.telemetry.service import Telemetry
 from turnout.types import Obj
 from turnout.web.app import WebContext
 from turnout.web.app import make_app as make_web_app
@@ -49,30 +51,35 @@ objects_mod.EXTRA_VALIDATORS.update({
 })
 
 log = logging.getLogger("turnout")
-DASHBOARD_PORT = 15000
 
 
 class Cluster:
     """Everything but the HTTP listener; tests can run it in-process."""
 
-    def __init__(self, state: StateDir, port: int) -> None:
+    def __init__(self, state: StateDir, settings: ClusterSettings) -> None:
         state.ensure()
         self.state = state
-        self.port = port
+        self.settings = settings
+        self.port = settings.api_port
         self.store = Store(state.db)
-        self.objects = Objects(self.store, Registry())
+        self.objects = Objects(self.store, Registry(),
+                               ipaddress.ip_network(settings.service_network))
         bootstrap.bootstrap(self.objects)
-        self.mesh_settings = MeshSettings(access_log_path=str(state.root / "access.log"))
+        self.mesh_settings = MeshSettings(access_log_path=str(state.root / "access.log"),
+                                          node_address=settings.node_address,
+                                          node_port_offset=settings.node_port_offset)
         self.mesh = Mesh(state.root, self.mesh_settings)
         catalog = Catalog.default(state.root)
         demo_catalog.register(catalog)
         self.hosts_file = state.root / "hosts.json"
         self.kubelet = Kubelet(state.root, ApiKubeletClient(self.objects), catalog,
-                               extra_env=self._pod_env, before_stop=self._drain)
+                               extra_env=self._pod_env, before_stop=self._drain,
+                               before_start=self._network_ready,
+                               pod_network=settings.pod_network)
         self.mesh_controller = MeshController(self.objects, self.mesh, self.mesh_settings,
                                               self.hosts_file)
         self.telemetry = Telemetry(state.root, state.root / "access.log",
-                                   metrics_port=_metrics_port())
+                                   metrics_port=settings.metrics_port or None)
         self.manager = Manager(self.objects, [
             NamespaceController(self.objects),
             DeploymentController(self.objects),
@@ -85,7 +92,7 @@ class Cluster:
             TelemetryFeeder(self.objects, self.telemetry),
             *rollout_controllers(self.objects, TelemetryMetrics(self.telemetry)),
         ])
-        self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{port}",
+        self.api = ApiContext(self.objects, state.token(), f"127.0.0.1:{self.port}",
                               logs=KubeletLogs(self.kubelet), telemetry=self.telemetry)
         self._housekeeping: asyncio.Task[None] | None = None
 
@@ -99,6 +106,24 @@ class Cluster:
             env["TURNOUT_METRICS_URL"] = f"http://127.0.0.1:{self.telemetry.metrics_port}/metrics"
         env.update(proxy_env.pod_proxy_env(with_ip, self.mesh_settings))
         return env
+
+    async def _network_ready(self, pod: Obj) -> None:
+        """The pod's IP is stored: wait until Envoy runs a config with its proxy listener."""
+        await self.mesh_controller.wait_applied(self.store.resource_version)
+
+    def node_ports(self) -> list[tuple[str, int]]:
+        """(namespace/name, nodePort) of every stored NodePort Service but the built-in ones."""
+        builtin = {(s.gateway_namespace, s.gateway_service),
+                   (s.nginx_namespace, s.nginx_service)} if (s := self.mesh_settings) else set()
+        out = []
+        for svc in self.store.iter("services"):
+            meta = svc["metadata"]
+            if (meta.get("namespace"), meta.get("name")) in builtin:
+                continue
+            for p in (svc.get("spec") or {}).get("ports") or []:
+                if isinstance(p, dict) and isinstance(p.get("nodePort"), int):
+                    out.append((f"{meta.get('namespace')}/{meta.get('name')}", p["nodePort"]))
+        return out
 
     async def _drain(self, pod: Obj) -> None:
         """A deleted pod leaves Envoy's endpoints before its process gets SIGTERM, so no request
@@ -144,12 +169,6 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-def _metrics_port() -> int | None:
-    """Prometheus exposition port (127.0.0.1); TURNOUT_METRICS_PORT=0 turns it off."""
-    raw = os.environ.get("TURNOUT_METRICS_PORT", str(DEFAULT_METRICS_PORT))
-    return int(raw) or None
-
-
 class TelemetryMetrics:
     """A rollout's `MetricSource` over the cluster's own telemetry."""
 
@@ -180,20 +199,18 @@ class TelemetryFeeder(Controller):
         return None
 
 
-def _dashboard_port(state: StateDir) -> int:
-    saved = state.read_server().get("dashboard_port")
-    if isinstance(saved, int) and port_free(saved):
-        return saved
-    port = DASHBOARD_PORT
-    while not port_free(port):
-        port += 1
-    return port
-
-
-async def serve(state: StateDir, port: int,
+async def serve(state: StateDir, settings: ClusterSettings,
                 on_ready: Callable[[float], None] | None = None) -> None:
+    """Run the cluster until SIGTERM/SIGINT; raises `PortsTaken` before starting anything when
+    one of its ports (API, dashboard, metrics, built-in and stored NodePorts) is held."""
     t0 = time.monotonic()
-    cluster = Cluster(state, port)
+    port = settings.api_port
+    cluster = Cluster(state, settings)
+    taken = preflight.check(settings, cluster.node_ports())
+    if taken:
+        cluster.store.close()
+        raise preflight.PortsTaken(state.root, taken)
+    registry.register(state.root)
     state.write_kubeconfig(port)
     _, cert, key = tls.ensure(state.root)
     config = uvicorn.Config(make_app(cluster.api), host="127.0.0.1", port=port,
@@ -201,7 +218,7 @@ async def serve(state: StateDir, port: int,
                             log_level="warning", lifespan="off", access_log=False,
                             timeout_graceful_shutdown=2)
     server = _Server(config)
-    dash_port = _dashboard_port(state)
+    dash_port = settings.dashboard_port
     web = make_web_app(WebContext(
         cluster.objects, cluster.telemetry, cluster.api.token,
         frozenset({f"127.0.0.1:{dash_port}", f"localhost:{dash_port}"})))
@@ -219,9 +236,13 @@ async def serve(state: StateDir, port: int,
     await cluster.start()
     serving = asyncio.create_task(server.serve())
     dashboard_task = asyncio.create_task(dashboard.serve())
-    while not server.started and not serving.done():
+    while not (server.started and dashboard.started) and not (serving.done()
+                                                               or dashboard_task.done()):
         await asyncio.sleep(0.01)
-    if server.started:
+    if not dashboard.started:  # lost a race for its port since the pre-flight check
+        log.error("the dashboard could not listen on 127.0.0.1:%s; stopping", dash_port)
+        server.request_exit()
+    elif server.started:
         state.write_server(pid=os.getpid(), port=port, dashboard_port=dash_port,
                            started=time.time())
         if on_ready is not None:
@@ -230,7 +251,8 @@ async def serve(state: StateDir, port: int,
         await serving
     finally:
         dashboard.request_exit()
-        await dashboard_task
+        with contextlib.suppress(SystemExit):  # uvicorn exits this way when it cannot bind
+            await dashboard_task
         await cluster.stop()
         info = state.read_server()
         if info.get("pid") == os.getpid():

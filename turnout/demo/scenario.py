@@ -28,9 +28,7 @@ from rich.table import Table
 from turnout.cluster.state import StateDir
 from turnout.demo import load
 
-STOREFRONT = "http://127.0.0.1:30001"
-INGRESS = "http://127.0.0.1:32000"
-GATEWAY = "http://127.0.0.1:30003"
+STOREFRONT, GATEWAY, INGRESS = 30001, 30003, 32000  # NodePorts the lab's manifests declare
 Z = 4.0  # binomial bound: a correct 50/50 split fails it with probability < 1e-4
 
 
@@ -60,6 +58,8 @@ class Scenario:
     kubectl_bin: str
     console: Console
     quick: bool = False
+    node_url: Callable[[int], str] = lambda node_port: f"http://127.0.0.1:{node_port}"
+    """Where a NodePort is served: the cluster's port set may shift it."""
     checks: list[Check] = field(default_factory=list)
 
     # --- plumbing -----------------------------------------------------------------------------
@@ -76,6 +76,9 @@ class Scenario:
         if r.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)} failed:\n{r.stderr.strip()}")
         return r.stdout
+
+    def url(self, node_port: int) -> str:
+        return self.node_url(node_port)
 
     def path(self, rel: str) -> str:
         return str(self.manifests / rel)
@@ -134,7 +137,7 @@ class Scenario:
         self.wait_rollouts("database", "db")
         self.wait_rollouts("ns1", "advertisements", "discounts", "frontend")
         n = self.n(30)
-        tally = load.run(STOREFRONT, requests=n, concurrency=4)
+        tally = load.run(self.url(STOREFRONT), requests=n, concurrency=4)
         self.check(step, "storefront home pages answered", f"{tally.statuses[200]} of {n}",
                    f"{n} of {n}", tally.statuses[200] == n)
         self.check(step, "ad banner versions", dict(tally.ads).__repr__(), f"{{'1.0': {n}}}",
@@ -147,7 +150,7 @@ class Scenario:
                                         "service=advertisements", "--show-labels"),
                            markup=False, highlight=False)
         n = self.n(200)
-        tally = load.run(STOREFRONT, requests=n, concurrency=4)
+        tally = load.run(self.url(STOREFRONT), requests=n, concurrency=4)
         k = tally.ads.get("2.0", 0)
         self.check(step, "banners from ads 2.0", f"{k} of {sum(tally.ads.values())}",
                    bound_text(n), binomial_ok(k, n) and sum(tally.ads.values()) == n)
@@ -156,7 +159,7 @@ class Scenario:
         self.wait_until("advertisements2's pod to go",
                         self.pods_gone("ns1", "service=advertisements", 1))
         m = self.n(30)
-        tally = load.run(STOREFRONT, requests=m, concurrency=4)
+        tally = load.run(self.url(STOREFRONT), requests=m, concurrency=4)
         self.check(step, "after rollback, banners", repr(dict(tally.ads)), f"{{'1.0': {m}}}",
                    dict(tally.ads) == {"1.0": m})
 
@@ -180,9 +183,9 @@ class Scenario:
         self.kubectl("apply", "-f", self.path("ingress/ecommerce-v2") + "/")
         self.wait_rollouts("ns1", "frontendv2")
         self.wait_until("the canary Ingress to take effect", lambda: "2.0" in load.run(
-            INGRESS, requests=12, concurrency=4).storefront)
+            self.url(INGRESS), requests=12, concurrency=4).storefront)
         n = self.n(200)
-        tally = load.run(INGRESS, requests=n, concurrency=4)
+        tally = load.run(self.url(INGRESS), requests=n, concurrency=4)
         k = tally.storefront.get("2.0", 0)
         total = sum(tally.storefront.values())  # storefront 2.0 fails ~2 % of pages on purpose
         self.check(step, "storefront 2.0 pages through the Ingress", f"{k} of {total}",
@@ -202,13 +205,13 @@ class Scenario:
         self.kubectl("apply", "-f", self.path("istio/ads_v2/destinationrule.yaml"))
         self.kubectl("apply", "-f", self.path("istio/ads_v2/virtualservice.yaml"))
         self.wait_until("the VirtualService to take effect", lambda: dict(
-            load.run(GATEWAY, requests=12, concurrency=4).ads) == {"1.0": 12})
+            load.run(self.url(GATEWAY), requests=12, concurrency=4).ads) == {"1.0": 12})
         n = self.n(60)
-        home = load.run(GATEWAY, requests=n, concurrency=4)
+        home = load.run(self.url(GATEWAY), requests=n, concurrency=4)
         self.check(step, "home pages: ad banners", repr(dict(home.ads)), f"{{'1.0': {n}}}",
                    dict(home.ads) == {"1.0": n})
         m = self.n(200)
-        products = load.run(GATEWAY, requests=m, concurrency=4, products=1.0)
+        products = load.run(self.url(GATEWAY), requests=m, concurrency=4, products=1.0)
         k = products.ads.get("2.0", 0)
         self.check(step, "product pages: banners from ads 2.0",
                    f"{k} of {sum(products.ads.values())}", bound_text(m),

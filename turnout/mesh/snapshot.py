@@ -29,6 +29,8 @@ class MeshSettings:
     """Each pod's HTTP proxy listener, on the pod's own IP."""
     node_address: str = "127.0.0.1"
     """Where NodePorts listen."""
+    node_port_offset: int = 0
+    """A NodePort n listens on `node_address`:n+offset, so clusters on one machine keep apart."""
     admin_address: str = "127.0.0.1"
     admin_port: int = 0
     """Envoy admin port; 0 picks a free one (read back from Envoy)."""
@@ -51,6 +53,9 @@ class MeshSettings:
     inline in CDS; see `mesh.xds`."""
     apply_timeout: float = 10.0
     """How long `Mesh.apply` waits for Envoy to acknowledge each step."""
+
+    def host_port(self, node_port: int) -> int:
+        return node_port + self.node_port_offset
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from turnout.runtime import backoff
+from turnout.runtime import backoff, ipam
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.client import KubeletClient
 from turnout.runtime.ipam import AddressPool
@@ -32,7 +33,9 @@ class Kubelet:
                  node_name: str = "turnout", host_ip: str = "127.0.0.1",
                  extra_env: Callable[[Obj], dict[str, str]] | None = None,
                  backoff_seconds: float | None = None,
-                 before_stop: Callable[[Obj], Awaitable[None]] | None = None) -> None:
+                 before_stop: Callable[[Obj], Awaitable[None]] | None = None,
+                 before_start: Callable[[Obj], Awaitable[None]] | None = None,
+                 pod_network: str = str(ipam.NETWORK)) -> None:
         self.state_dir = Path(state_dir)
         self.client = client
         self.catalog = catalog
@@ -40,13 +43,14 @@ class Kubelet:
         self.host_ip = host_ip
         if backoff_seconds is None:
             backoff_seconds = float(os.environ.get(BACKOFF_ENV) or backoff.DEFAULT_INITIAL)
-        self.pool = AddressPool(self.state_dir / "runtime" / "pod-ips.json")
+        self.pool = AddressPool(self.state_dir / "runtime" / "pod-ips.json",
+                                ipaddress.IPv4Network(pod_network))
         self.ctx = Context(
             state_dir=self.state_dir, client=client, catalog=catalog, node_name=node_name,
             host_ip=host_ip, extra_env=extra_env, backoff_initial=backoff_seconds,
             backoff_max=backoff_seconds * (backoff.DEFAULT_MAX / backoff.DEFAULT_INITIAL),
             owner_of=self.owner_of, log_dir=self._log_dir, on_gone=self._gone,
-            before_stop=before_stop,
+            before_stop=before_stop, before_start=before_start,
         )
         self.workers: dict[str, PodWorker] = {}
         self._stopping: set[asyncio.Task[None]] = set()

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 HOST_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PYTHONPATH",
             "VIRTUAL_ENV", "SYSTEMROOT")
 EARLY_EXIT = 10.0
+NETWORK_READY_TIMEOUT = 10.0
 """A container that exits within this many seconds is checked for port conflicts."""
 PORT_HINT = ("pods share this machine's network, so listen on $(POD_IP) instead of 0.0.0.0 "
              "(for example --host=$(POD_IP))")
@@ -51,6 +52,10 @@ class Context:
     cpu_capacity: float = field(default_factory=lambda: float(os.cpu_count() or 1))
     before_stop: Callable[[Obj], Awaitable[None]] | None = None
     """Awaited before a deleted pod's containers get SIGTERM: the mesh drains it first."""
+    before_start: Callable[[Obj], Awaitable[None]] | None = None
+    """Awaited (bounded) once the pod's IP is stored and before any container starts: the
+    pod's network (its proxy listener) is up first, as with Istio's
+    holdApplicationUntilProxyStarts."""
 
 
 def ref(pod: Obj, container: str | None = None, init: bool = False) -> Obj:
@@ -206,6 +211,7 @@ class PodWorker:
     # supervision --------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        await self._network_ready()
         spec = self.pod.get("spec") or {}
         for c, rec in zip(spec.get("initContainers") or [], self.inits, strict=True):
             if not await self._container_loop(c, rec, init=True):
@@ -219,6 +225,19 @@ class PodWorker:
         await asyncio.gather(*(self._container_loop(c, rec, init=False)
                                for c, rec in zip(spec.get("containers") or [], self.apps,
                                                  strict=True)))
+
+    async def _network_ready(self) -> None:
+        if self.ctx.before_start is None:
+            return
+        await self._send()  # the store learns the pod's IP, so the mesh can give it a listener
+        try:
+            await asyncio.wait_for(self.ctx.before_start(self.pod), NETWORK_READY_TIMEOUT)
+        except TimeoutError:
+            log.warning("pod %s/%s: network not ready after %.0f s; starting its containers "
+                        "anyway", self.namespace, self.name, NETWORK_READY_TIMEOUT)
+            await self._event("Warning", "NetworkNotReady",
+                              f"the pod's proxy listener was not up after "
+                              f"{NETWORK_READY_TIMEOUT:.0f} s; containers started anyway")
 
     def _base_env(self) -> dict[str, str]:
         base = {k: os.environ[k] for k in HOST_ENV if k in os.environ}

@@ -62,9 +62,12 @@ class DeleteOptions:
 
 
 class Objects:
-    def __init__(self, store: Store, registry: Registry) -> None:
+    def __init__(self, store: Store, registry: Registry,
+                 service_network: ipaddress.IPv4Network | ipaddress.IPv6Network = SERVICE_NET
+                 ) -> None:
         self.store = store
         self.registry = registry
+        self.service_network = service_network
         self.on_crd_change: list[Callable[[], None]] = []
         for crd in store.iter("customresourcedefinitions.apiextensions.k8s.io"):
             registry.sync_crd(crd)
@@ -410,7 +413,7 @@ class Objects:
 
     def _free_cluster_ip(self) -> str:
         used = {s["spec"].get("clusterIP") for s in self.store.iter("services")}
-        for host in SERVICE_NET.hosts():
+        for host in self.service_network.hosts():
             ip = str(host)
             if ip not in used and not ip.endswith(".0") and not ip.endswith(".1"):
                 return ip

@@ -106,10 +106,10 @@ class Telemetry:
             server = MetricsServer(self.prometheus_text, self.metrics_port)
             try:
                 await server.start()
-                self.metrics = server
-            except OSError as e:
-                log.warning("telemetry /metrics could not listen on 127.0.0.1:%s: %s",
-                            self.metrics_port, e)
+            except OSError as e:  # the cluster tells its pods this port: never run without it
+                raise RuntimeError(f"telemetry /metrics could not listen on "
+                                   f"127.0.0.1:{self.metrics_port}: {e}") from e
+            self.metrics = server
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="telemetry-ingest")
 

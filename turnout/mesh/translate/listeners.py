@@ -32,8 +32,11 @@ def _stat(name: str) -> str:
 
 
 def _listener(name: str, ip: str, port: int, filters: list[Obj]) -> Obj:
+    # No SO_REUSEPORT (Envoy's default on Linux): with it, a second cluster's Envoy could bind
+    # the same address and the kernel would hand it half of this cluster's connections.
     return {"@type": LISTENER_TYPE, "name": name,
             "address": {"socket_address": {"address": ip, "port_value": port}},
+            "enable_reuse_port": False,
             "filter_chains": [{"filters": filters}]}
 
 
@@ -97,7 +100,7 @@ def service_listeners(reg: Registry) -> list[Obj]:
             if port.node_port and not reg.is_builtin(svc):
                 addrs.append(("nodeport", naming.nodeport_listener(svc.namespace, svc.name,
                                                                    port.node_port),
-                              s.node_address, port.node_port))
+                              s.node_address, s.host_port(port.node_port)))
             for kind, lname, ip, number in addrs:
                 log = accesslog.access_log(s.access_log_path, kind, svc.namespace, svc.name,
                                            lname, http=port.http)
@@ -112,12 +115,14 @@ def builtin_listeners(reg: Registry) -> list[Obj]:
     if s.gateway_node_port:
         log = accesslog.access_log(s.access_log_path, "gateway", s.gateway_namespace,
                                    s.gateway_service, naming.GATEWAY_LISTENER)
-        out.append(_listener(naming.GATEWAY_LISTENER, s.node_address, s.gateway_node_port,
+        out.append(_listener(naming.GATEWAY_LISTENER, s.node_address,
+                             s.host_port(s.gateway_node_port),
                              [hcm(naming.GATEWAY_ROUTE_CONFIG, "gateway", log)]))
     if s.nginx_node_port:
         log = accesslog.access_log(s.access_log_path, "ingress", s.nginx_namespace,
                                    s.nginx_service, naming.NGINX_LISTENER)
-        out.append(_listener(naming.NGINX_LISTENER, s.node_address, s.nginx_node_port,
+        out.append(_listener(naming.NGINX_LISTENER, s.node_address,
+                             s.host_port(s.nginx_node_port),
                              [hcm(naming.NGINX_ROUTE_CONFIG, "ingress_nginx", log)]))
     return out
 

@@ -190,10 +190,11 @@ class Registry:
                                               (s.nginx_namespace, s.nginx_service)))
 
     def builtin_port(self, svc: Service) -> int:
+        """The host port Envoy serves a built-in add-on on."""
         s = self.settings
         if (svc.namespace, svc.name) == (s.gateway_namespace, s.gateway_service):
-            return s.gateway_node_port
-        return s.nginx_node_port
+            return s.host_port(s.gateway_node_port)
+        return s.host_port(s.nginx_node_port)
 
     # -- policy ----------------------------------------------------------------------------------
     def destination_rule(self, fqdn: str) -> Obj | None:
