@@ -1,8 +1,11 @@
-"""What a user sees in a terminal: render a view at a width and check that it fits (issue 10)."""
+"""What a user types and sees: parse a command line, render a view at a terminal's width and
+check that it fits (issue 10)."""
 
 from __future__ import annotations
 
+import argparse
 import io
+from types import ModuleType
 
 from rich.cells import cell_len
 from rich.console import Console, RenderableType
@@ -39,3 +42,11 @@ def assert_headers(text: str, *headers: str) -> None:
     line = header_line(text, headers[0])
     at = [line.find(h) for h in headers]
     assert -1 not in at and at == sorted(at), (headers, line)
+
+
+def parser(module: ModuleType) -> argparse.ArgumentParser:
+    """`turnout` with one command module's commands registered."""
+    p = argparse.ArgumentParser(prog="turnout")
+    p.add_argument("--state-dir")
+    module.register(p.add_subparsers(dest="command"))
+    return p

@@ -66,9 +66,13 @@ def test_json_is_indented_as_before() -> None:
 
 def test_emit_passes_wide_to_the_view() -> None:
     seen: list[bool] = []
+
+    def view(wide: bool) -> output.Fitted:
+        seen.append(wide)
+        return output.table(COLUMNS, [])
+
     for fmt in ("table", "wide"):
-        output.emit(screen.console(), fmt, DATA,
-                    lambda wide: seen.append(wide) or output.table(COLUMNS, []))
+        output.emit(screen.console(), fmt, DATA, view)
     assert seen == [False, True]
 
 

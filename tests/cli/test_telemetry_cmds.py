@@ -5,7 +5,6 @@ Pure: the API's documents are faked, no cluster runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from typing import Any
@@ -175,13 +174,6 @@ def test_cells_without_a_finite_number_show_a_dash() -> None:
     assert tc._change_cell(change(100.0, 140.0), "ms").style == "red"
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="turnout")
-    p.add_argument("--state-dir")
-    tc.register(p.add_subparsers(dest="command"))
-    return p
-
-
 @pytest.mark.parametrize(("argv", "data"), [
     (["services"], SERVICES), (["versions", "advertisements", "-n", "ns1"], VERSIONS),
     (["compare", "advertisements", "-n", "ns1"], COMPARE)])
@@ -191,7 +183,7 @@ def test_every_command_prints_every_format(argv: list[str], data: Obj, fmt: str,
     con = screen.console()
     monkeypatch.setattr(tc, "out", con)
     monkeypatch.setattr(tc, "fetch", lambda args, path, query: data)
-    args = parser().parse_args([*argv, "-o", fmt])
+    args = screen.parser(tc).parse_args([*argv, "-o", fmt])
     assert args.func(args) == 0
     text = con.export_text()
     if fmt == "json":
