@@ -1,17 +1,21 @@
 """`turnout analyze` and `turnout explain`: the mesh's view of the cluster, without Envoy.
 
 Both fetch the objects the data plane is built from and run the mesh's pure analyzers on them,
-so what they say is what Envoy was told.
+so what they say is what Envoy was told. `analyze -o json|yaml` prints the findings as a
+`FindingList` for scripts.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from turnout.cli import output
 from turnout.cli.client import get, state_of
 from turnout.cluster.state import StateDir
 from turnout.mesh import analyze as mesh_analyze
@@ -36,6 +40,7 @@ def register(sub: Any) -> None:
     a = sub.add_parser("analyze", help="istioctl-analyze-style findings for the mesh config")
     a.add_argument("-n", "--namespace", help="only this namespace (default: all)")
     a.add_argument("-A", "--all-namespaces", action="store_true", help="all namespaces")
+    output.add_output_option(a)
     a.set_defaults(func=cmd_analyze)
     e = sub.add_parser("explain", help="which rule a request matches and where it can land")
     e.add_argument("url", help="e.g. http://advertisements:5002/ads")
@@ -43,7 +48,7 @@ def register(sub: Any) -> None:
     e.add_argument("--from", dest="from_pod", help="calling pod (default: any pod in -n)")
     e.add_argument("-H", "--header", action="append", default=[], metavar="'K: V'",
                    help="request header, repeatable")
-    e.add_argument("-X", "--method", default="GET")
+    e.add_argument("-X", "--method", default="GET", help="request method (default: GET)")
     e.set_defaults(func=cmd_explain)
 
 
@@ -67,20 +72,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         findings = [f for f in findings if f.namespace == args.namespace or
                     (f.kind == "Namespace" and f.name == args.namespace) or
                     (not f.namespace and f.kind != "Namespace")]
-    if not findings:
+    if findings or args.output in output.DATA_FORMATS:
+        data = {"kind": "FindingList", "items": [dataclasses.asdict(f) for f in findings]}
+        output.emit(out, args.output, data, lambda wide: findings_table(findings, wide))
+    else:
         scope = f"namespace {args.namespace}" if args.namespace else "all namespaces"
         out.print(f"[green]✔ No validation issues found when analyzing {scope}.[/]")
-        return 0
-    table = Table(show_lines=False)
-    for col in ("LEVEL", "CODE", "RESOURCE", "MESSAGE"):
-        table.add_column(col, overflow="fold")
+    return 1 if any(f.level == "Error" for f in findings) else 0
+
+
+def findings_table(findings: Sequence[mesh_analyze.Finding], wide: bool = False) -> output.Fitted:
+    """istioctl analyze's findings; the field has its own column with `-o wide`."""
+    cols = (output.Column("LEVEL"), output.Column("CODE"), output.Column("RESOURCE"),
+            output.Column("FIELD", wide=True), output.Column("MESSAGE"))
+    rows = []
     for f in findings:
         where = f"{f.kind} {f.namespace}/{f.name}" if f.namespace else f"{f.kind} {f.name}"
         style = {"Error": "red", "Warning": "yellow"}.get(f.level, "")
-        table.add_row(f"[{style}]{f.level}[/]" if style else f.level, f.code, where,
-                      f.message + (f" ({f.field})" if f.field else ""))
-    out.print(table)
-    return 1 if any(f.level == "Error" for f in findings) else 0
+        message = f.message + (f" ({f.field})" if f.field and not wide else "")
+        rows.append((Text(f.level, style=style), f.code, where, f.field or "-", message))
+    return output.table(cols, rows, wide=wide)
 
 
 def _headers(raw: list[str]) -> dict[str, str]:
