@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segments
 from rich.table import Table
@@ -114,6 +114,11 @@ def _text(cell: Cell) -> Text:
 def _width(cell: object) -> int:
     plain = cell.plain if isinstance(cell, Text) else str(cell)
     return max((cell_len(line) for line in plain.splitlines()), default=0)
+
+
+def sections(*parts: RenderableType) -> Group:
+    """A view of several parts with a blank line between them, as kubectl separates kinds."""
+    return Group(*(x for i, part in enumerate(parts) for x in ((Text(""), part) if i else (part,))))
 
 
 def show(console: Console, renderable: RenderableType, *, wide: bool = False) -> None:

@@ -1,8 +1,9 @@
 """`turnout rollout get|promote|abort|retry NAME -n NS [-w]`: watch and steer rollouts.
 
 Works on Argo `Rollout` and Flagger `Canary` objects alike: `get` shows the phase, the weights,
-the steps with the current one marked, and the verdict history with its reasons; the commands
-set the `turnout.dev/rollout-command` annotation that both controllers act on.
+the steps with the current one marked, and the verdict history with its reasons (`-o json|yaml`:
+the object itself); the commands set the `turnout.dev/rollout-command` annotation that both
+controllers act on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from turnout.cli import output
 from turnout.cli.client import state_of
 from turnout.cli.cluster_cmds import running
 from turnout.cluster.state import StateDir
@@ -41,12 +43,16 @@ def register(sub: Any) -> None:
                        ("abort", "send all traffic back to stable and stop"),
                        ("retry", "restart an aborted rollout from its first step")):
         v = verbs.add_parser(verb, help=text)
-        v.add_argument("name")
-        v.add_argument("-n", "--namespace", default="default")
+        v.add_argument("name", help="name of the Argo Rollout or Flagger Canary")
+        v.add_argument("-n", "--namespace", default="default",
+                       help="namespace of the rollout (default: default)")
         v.add_argument("-w", "--watch", action="store_true", help="keep showing the rollout")
         v.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
+        if verb == "get":
+            output.add_output_option(v, wide=False)
         if verb == "promote":
-            v.add_argument("--full", action="store_true")
+            v.add_argument("--full", action="store_true",
+                           help="skip all remaining steps and analyses: promote now")
         v.set_defaults(func=cmd_rollout)
 
 
@@ -62,6 +68,10 @@ def _fetch(state: StateDir, port: int, ns: str, name: str) -> tuple[str, str, Ob
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
+    fmt = getattr(args, "output", "table")
+    if args.watch and fmt in output.DATA_FORMATS:
+        console.print(f"Error: -o {fmt} prints the object once; it cannot be combined with -w")
+        return 2
     state = state_of(args)
     live = running(state)
     if live is None:
@@ -79,7 +89,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
             if not args.watch:
                 return 0
         if not args.watch:
-            out.print(render(kind, obj))
+            output.emit(out, fmt, obj, lambda wide: render(kind, obj))
             return 0
         with Live(render(kind, obj), console=out, refresh_per_second=2) as view:
             while True:
@@ -94,8 +104,6 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     except urllib.error.HTTPError as e:
         console.print(f"Error from server: {e.read().decode(errors='replace')}")
         return 1
-
-
 
 
 def render(kind: str, obj: Obj) -> Group:
@@ -126,30 +134,27 @@ def render(kind: str, obj: Obj) -> Group:
     if s.failed_checks or s.inconclusive_checks:
         head.add_row("Checks:", f"{s.checks} run, {s.failed_checks} failed, "
                                 f"{s.inconclusive_checks} inconclusive")
-    steps = Table(title="Steps", title_justify="left")
-    steps.add_column("#", justify="right")
-    steps.add_column("Step")
-    steps.add_column("")
-    for i, step in enumerate(plan.steps):
-        if s.canary and i == s.step and s.in_flight:
-            mark = Text("◀ current" + (f" ({s.pause_reason})" if s.pause_reason else ""),
-                        style="bold")
-        elif (s.canary and i < s.step) or (not s.canary and s.stable):
-            mark = Text("✔", style="green")
-        else:
-            mark = Text("")
-        steps.add_row(str(i), engine.describe(step), mark)
-    hist = Table(title="Verdicts", title_justify="left")
-    hist.add_column("Time")
-    hist.add_column("Step", justify="right")
-    hist.add_column("Outcome")
-    hist.add_column("Reason", overflow="fold")
+    steps = output.table((output.Column("#", numeric=True), output.Column("STEP"),
+                          output.Column("")),
+                         [(str(i), engine.describe(step), _mark(s, i))
+                          for i, step in enumerate(plan.steps)], title="Steps")
+    verdicts = []
     for r in s.history[-10:]:
         style = {"Failed": "red", "Successful": "green"}.get(r.outcome, "yellow")
         when = datetime.fromtimestamp(r.at, UTC).strftime("%H:%M:%S") if r.at > 1e6 else \
             f"{r.at:g}"
-        hist.add_row(when, str(r.step), Text(r.outcome, style=style), r.reason)
-    parts: list[Any] = [head, steps]
-    if s.history:
-        parts.append(hist)
-    return Group(*parts)
+        verdicts.append((when, str(r.step), Text(r.outcome, style=style), r.reason))
+    hist = output.table((output.Column("TIME"), output.Column("STEP", numeric=True),
+                         output.Column("OUTCOME"), output.Column("REASON")), verdicts,
+                        title="Verdicts")
+    return output.sections(head, steps, *([hist] if s.history else []))
+
+
+def _mark(s: engine.State, i: int) -> Text:
+    """Where step `i` stands: the current one, done, or still to come."""
+    if s.canary and i == s.step and s.in_flight:
+        return Text("◀ current" + (f" ({s.pause_reason})" if s.pause_reason else ""),
+                    style="bold")
+    if (s.canary and i < s.step) or (not s.canary and s.stable):
+        return Text("✔", style="green")
+    return Text("")

@@ -236,12 +236,7 @@ def compare_view(data: Obj, wide: bool = False) -> Group:
                        else "bold") for s in data.get("statements", [])]
     if statements:
         parts.append(Group(*statements))
-    return Group(*_spaced(parts))
-
-
-def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
-    """A blank line between sections, as kubectl prints one between kinds."""
-    return [x for i, part in enumerate(parts) for x in ((Text(""), part) if i else (part,))]
+    return output.sections(*parts)
 
 
 def _ci(ci: list[float | None], number: Callable[[float], str], unit: str) -> str:
