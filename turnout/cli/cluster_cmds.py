@@ -52,21 +52,11 @@ def register(sub: Any) -> None:
     k.set_defaults(func=cmd_kubectl)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running(state: StateDir) -> tuple[int, int] | None:
     """(pid, port) of a live cluster for this state dir, or None."""
     info = state.read_server()
     pid, port = info.get("pid"), info.get("port")
-    if not isinstance(pid, int) or not isinstance(port, int) or not _alive(pid):
+    if not isinstance(pid, int) or not isinstance(port, int) or not registry.alive(pid):
         return None
     try:
         json.loads(state.request(port, "/version", token=False, timeout=2))
@@ -186,18 +176,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     state = state_of(args)
     info = state.read_server()
     pid = info.get("pid")
-    if not isinstance(pid, int) or not _alive(pid):
+    if not isinstance(pid, int) or not registry.alive(pid):
         console.print("turnout is not running")
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and registry.alive(pid):
         time.sleep(0.05)
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    if _alive(pid):
+    if registry.alive(pid):
         os.kill(pid, signal.SIGKILL)
         console.print(f"turnout (pid {pid}) did not stop in 60 s: killed")
         return 1

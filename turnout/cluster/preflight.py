@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,22 +80,12 @@ def message(state_root: Path, taken: list[Taken]) -> str:
     return "\n".join(lines)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running_others(state_root: Path) -> list[tuple[Path, ClusterSettings]]:
     """The other registered clusters whose server is alive, with their settings."""
     out: list[tuple[Path, ClusterSettings]] = []
     for other in registry.known():
         pid = registry.server_pid(other)
-        if other == state_root or pid is None or not _alive(pid):
+        if other == state_root or pid is None or not registry.alive(pid):
             continue
         try:
             s = settings.load(other) or legacy(other)

@@ -66,6 +66,16 @@ class Owner:
     server_pid: int | None
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def server_pid(state: Path) -> int | None:
     try:
         pid = json.loads((state / "server.json").read_text()).get("pid")
