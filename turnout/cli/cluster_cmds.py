@@ -145,7 +145,7 @@ def _up_detached(state: StateDir, cfg: ClusterSettings) -> int:
     logf = state.log_file.open("ab")
     # -P and cwd: a `turnout/` folder in the caller's working directory must not shadow the
     # installed package
-    cmd = [sys.executable, "-P", "-m", "turnout.cli.main", "--state-dir", str(state.root), "up"]
+    cmd = [sys.executable, "-P", "-m", "turnout.cluster", "--state-dir", str(state.root)]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                             start_new_session=True, close_fds=True, cwd=state.root)
     logf.close()

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import yaml
 
-from turnout.cluster import tls
-
 DEFAULT_PORT = 6443
 
 
@@ -96,6 +94,8 @@ class StateDir:
 
     def ssl_context(self) -> ssl.SSLContext:
         """Trusts exactly this cluster's CA."""
+        from turnout.cluster import tls  # cryptography loads only when a CLI call needs it
+
         return ssl.create_default_context(cafile=str(tls.ensure(self.root)[0]))
 
     def request(self, port: int, path: str, *, token: bool = True, timeout: float = 5,
@@ -115,6 +115,8 @@ class StateDir:
 
     def write_kubeconfig(self, port: int) -> Path:
         self.ensure()
+        from turnout.cluster import tls
+
         ca = base64.b64encode(tls.ensure(self.root)[0].read_bytes()).decode()
         cfg = {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
