@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import urllib.error
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
+from turnout.cli import output
 from turnout.cli.client import state_of
 from turnout.cli.cluster_cmds import running
 from turnout.cluster import preflight, registry, settings
@@ -30,12 +29,10 @@ BUILTIN_NAMESPACES = ("istio-system", "ingress-nginx")
 def register(sub: Any) -> None:
     st = sub.add_parser("status", help="is the cluster up, where to reach it, what runs in it")
     st.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
-    st.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table",
-                    help="output format (default: table)")
+    output.add_output_option(st, wide=False)
     st.set_defaults(func=cmd_status)
     cl = sub.add_parser("clusters", help="the turnout clusters on this machine")
-    cl.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table",
-                    help="output format (default: table)")
+    output.add_output_option(cl, wide=False)
     cl.set_defaults(func=cmd_clusters)
 
 
@@ -44,13 +41,6 @@ def settings_of(state: StateDir) -> ClusterSettings:
         return settings.load(state.root) or preflight.legacy(state.root)
     except ValueError:
         return preflight.legacy(state.root)
-
-
-def emit(data: Any, fmt: str) -> None:
-    if fmt == "json":
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    else:
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -137,20 +127,17 @@ def render_map(data: dict[str, Any], console: Console) -> None:
     console.print(where)
     if data["nodePorts"]:
         console.print()
-        np = Table(box=None, pad_edge=False)
-        for col in ("NAMESPACE", "SERVICE", "NODEPORT", "URL"):
-            np.add_column(col, no_wrap=True)
-        for row in data["nodePorts"]:
-            np.add_row(row["namespace"], row["service"], str(row["nodePort"]), row["url"])
-        console.print(np)
+        console.print(output.table(
+            [output.Column("NAMESPACE"), output.Column("SERVICE"),
+             output.Column("NODEPORT", numeric=True), output.Column("URL")],
+            ([r["namespace"], r["service"], str(r["nodePort"]), r["url"]]
+             for r in data["nodePorts"])))
     console.print()
-    ns = Table(box=None, pad_edge=False)
-    for col in ("NAMESPACE", "PODS", "READY", "SVC", "DEPLOY"):
-        ns.add_column(col, no_wrap=True, justify="left" if col == "NAMESPACE" else "right")
-    for row in data["namespaces"]:
-        ns.add_row(row["name"], str(row["pods"]), str(row["ready"]), str(row["services"]),
-                   str(row["deployments"]))
-    console.print(ns)
+    console.print(output.table(
+        [output.Column("NAMESPACE"), *(output.Column(h, numeric=True)
+                                       for h in ("PODS", "READY", "SVC", "DEPLOY"))],
+        ([r["name"], str(r["pods"]), str(r["ready"]), str(r["services"]), str(r["deployments"])]
+         for r in data["namespaces"])))
     if data.get("error"):
         console.print(f"[red]{data['error']}[/]", highlight=False)
 
@@ -160,7 +147,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.output == "table":
         render_map(data, out)
     else:
-        emit(data, args.output)
+        output.dump(out, args.output, data)
     return 0 if data["status"] == "up" else 3
 
 
@@ -188,17 +175,13 @@ def all_clusters() -> list[dict[str, Any]]:
 
 def cmd_clusters(args: argparse.Namespace) -> int:
     rows = all_clusters()
-    if args.output != "table":
-        emit(rows, args.output)
-        return 0
-    if not rows:
+    if args.output == "table" and not rows:
         out.print("no turnout cluster on this machine yet: `turnout up`")
         return 0
-    t = Table(box=None, pad_edge=False)
-    for col in ("STATUS", "SET", "API", "NODEPORT 30001 AT", "STATE DIR"):
-        t.add_column(col, no_wrap=col != "STATE DIR", overflow="fold")
-    for r in rows:
-        t.add_row(r["status"], str(r["portSet"]), r["api"].removeprefix("https://"),
-                  r["nodePortExample"]["url"].removeprefix("http://"), r["stateDir"])
-    out.print(t)
+    columns = [output.Column("STATUS"), output.Column("SET", numeric=True),
+               output.Column("API"), output.Column("NODEPORT 30001 AT"),
+               output.Column("STATE DIR")]
+    output.emit(out, args.output, rows, lambda wide: output.table(columns, (
+        [r["status"], str(r["portSet"]), r["api"].removeprefix("https://"),
+         r["nodePortExample"]["url"].removeprefix("http://"), r["stateDir"]] for r in rows)))
     return 0
