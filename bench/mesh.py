@@ -385,7 +385,7 @@ SERVER = ("import http.server, os\n"
           "class H(http.server.BaseHTTPRequestHandler):\n"
           "    protocol_version = 'HTTP/1.1'\n"
           "    def do_GET(self):\n"
-          "        b = os.environ['VERSION'].encode()\n"
+          "        b = (os.environ['VERSION'] + ' ' + os.environ['HOSTNAME']).encode()\n"
           "        self.send_response(200)\n"
           "        self.send_header('Content-Length', str(len(b)))\n"
           "        self.end_headers()\n"
@@ -434,6 +434,7 @@ class Prober:
     def __init__(self, proxy_ip: str) -> None:
         self.proxy_ip = proxy_ip
         self.seen: list[tuple[float, str]] = []  # (response time, version)
+        self.pods: list[tuple[float, str]] = []  # (response time, pod that answered)
         self.errors = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -446,8 +447,11 @@ class Prober:
                 if c is None:
                     c = RawClient((self.proxy_ip, 15001), HOST, proxy=True)
                 status, body = c.get("/")
-                self.seen.append((time.monotonic(), body.decode() if status == 200
-                                  else str(status)))
+                now = time.monotonic()
+                version, _, pod = body.decode().partition(" ")
+                self.seen.append((now, version if status == 200 else str(status)))
+                if status == 200:
+                    self.pods.append((now, pod))
             except OSError:
                 self.errors += 1
                 c = None
@@ -462,14 +466,57 @@ def kubectl(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return r.stdout
 
 
-def cluster_flips(flips: int, workdir: Path) -> tuple[list[Flip], int, int]:
-    """(flips, responses that came from the old subset after the new one was seen, errors)."""
+@dataclass
+class ClusterRun:
+    flips: list[Flip]
+    stragglers: int  # responses from the old subset after the new one was seen
+    errors: int
+    ready_to_first: list[float]  # ms from a new pod seen Ready in the API to its first response
+
+
+def pod_ready_rounds(env: dict[str, str], api: Callable[[str], Obj], prober: Prober,
+                     rounds: int) -> list[float]:
+    """Scale web-v1 from 1 to 2 pods `rounds` times; for each new pod, the time from the API
+    first showing it Ready (polled every ~5 ms) to the first response it serves."""
+    path = f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3Dweb%2Cversion%3Dv1"
+    out: list[float] = []
+    for _ in range(rounds):
+        known = {p["metadata"]["name"] for p in api(path)["items"]}
+        kubectl(env, "scale", "deployment/web-v1", "-n", NS, "--replicas=2")
+        t_ready, new = float("nan"), ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for p in api(path)["items"]:
+                name = p["metadata"]["name"]
+                if name not in known and any(
+                        c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (p.get("status") or {}).get("conditions") or []):
+                    t_ready, new = time.monotonic(), name
+            if new:
+                break
+            time.sleep(0.005)
+        if not new:
+            raise RuntimeError("the new pod did not turn Ready within 30 s")
+        deadline = time.monotonic() + 10
+        first = None
+        while first is None and time.monotonic() < deadline:
+            first = next((t for t, pod in list(prober.pods) if pod == new), None)
+            time.sleep(0.002)
+        if first is None:
+            raise RuntimeError(f"{new} was Ready but served nothing within 10 s")
+        out.append((first - t_ready) * 1000)
+        kubectl(env, "scale", "deployment/web-v1", "-n", NS, "--replicas=1")
+        wait_until(lambda: len(api(path)["items"]) == 1, 30)
+    return out
+
+
+def cluster_flips(flips: int, rounds: int, workdir: Path) -> ClusterRun:
     state = workdir / "cluster"
     port = free_port()
     log = (workdir / "cluster.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "turnout.cli.main", "--state-dir", str(state),
-                             "up", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            cwd=str(REPO))
+                             "up", "--port", str(port), "--auto-ports"], stdout=log,
+                            stderr=subprocess.STDOUT, cwd=str(REPO))
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -507,6 +554,23 @@ def cluster_flips(flips: int, workdir: Path) -> tuple[list[Flip], int, int]:
                 flip.followed = wait_for_version(prober, start, target, 10)
                 out.append(flip)
                 time.sleep(0.2)  # traffic on the new weights before the next flip
+            if out[-1].target != "v1":  # the readiness rounds add v1 pods: route to v1
+                kubectl(env, "patch", "virtualservice", "web", "-n", NS, "--type", "merge",
+                        "-p", json.dumps({"spec": {"http": [{"route": [
+                            {"destination": {"host": "web", "subset": "v1"}, "weight": 100},
+                            {"destination": {"host": "web", "subset": "v2"}, "weight": 0}]}]}}))
+                wait_for_version(prober, time.monotonic(), "v1", 10)
+            token = (state / "token").read_text().strip()
+            ctx = ssl.create_default_context(cafile=str(state / "ca.crt"))
+
+            def api(path: str) -> Obj:
+                req = urllib.request.Request(f"https://127.0.0.1:{port}{path}",
+                                             headers={"Authorization": f"Bearer {token}"})
+                with urllib.request.urlopen(req, timeout=5, context=ctx) as r:
+                    data: Obj = json.load(r)
+                    return data
+
+            ready = pod_ready_rounds(env, api, prober, rounds)
         finally:
             prober.stop.set()
             prober.thread.join(5)
@@ -514,7 +578,7 @@ def cluster_flips(flips: int, workdir: Path) -> tuple[list[Flip], int, int]:
         for k, f in enumerate(out):
             end = out[k + 1].start if k + 1 < len(out) else float("inf")
             stragglers += sum(1 for t, v in prober.seen if f.followed < t < end and v != f.target)
-        return out, stragglers, prober.errors
+        return ClusterRun(out, stragglers, prober.errors, ready)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -564,10 +628,12 @@ async def run_mesh(settings: sn.MeshSettings, workdir: Path) -> Mesh:
     return mesh
 
 
-def flip_section(flips: int, work: Path) -> None:
+def flip_section(flips: int, rounds: int, work: Path) -> None:
     print(f"\n3. weight flip 100/0 <-> 0/100 to traffic following it, {flips} flips, end to "
-          "end: kubectl patch -> API -> mesh controller -> Envoy (RDS) -> real pods")
-    done, stragglers, errors = cluster_flips(flips, work)
+          "end: kubectl patch -> API -> mesh controller -> Envoy (RDS) -> real pods; and a new "
+          f"pod from Ready to its first request, {rounds} pods (kubelet -> API -> EDS)")
+    run = cluster_flips(flips, rounds, work)
+    done, stragglers, errors = run.flips, run.stragglers, run.errors
     from_start = [(f.followed - f.start) * 1000 for f in done]
     from_ack = [(f.followed - f.acked) * 1000 for f in done]
     kubectl_ms = [(f.acked - f.start) * 1000 for f in done]
@@ -580,6 +646,12 @@ def flip_section(flips: int, work: Path) -> None:
            ["(kubectl patch itself)", *(f"{x:.0f}" for x in (pct(kubectl_ms, .5),
                                                              pct(kubectl_ms, .99),
                                                              max(kubectl_ms)))]])
+    ready = run.ready_to_first
+    table(["new pod: Ready in the API -> first request", "p50 ms", "p99 ms", "max ms",
+           "p50 vs weight flip"],
+          [["(API polled every ~5 ms; traffic 1 client in a loop)",
+            *(f"{x:.0f}" for x in (pct(ready, .5), pct(ready, .99), max(ready))),
+            f"{pct(ready, .5) / pct(from_ack, .5):.2f}x"]])
     print(f"   old-subset responses after the new one was seen: {stragglers}; probe "
           f"errors: {errors}; anchor: {ISTIO['push']}")
 
@@ -590,11 +662,20 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="short runs (< 60 s in all)")
     ap.add_argument("--workers", type=int, default=1, help="Envoy worker threads (all proxies)")
     ap.add_argument("--skip-cluster", action="store_true", help="skip the end-to-end flips")
+    ap.add_argument("--cluster-only", action="store_true",
+                    help="only section 3: weight flips and pod readiness through a cluster")
     args = ap.parse_args()
+    if args.cluster_only:
+        q = args.quick
+        print(f"machine: {os.cpu_count()} cores; command: .venv/bin/python bench/mesh.py "
+              f"{' '.join(sys.argv[1:])}")
+        with tempfile.TemporaryDirectory(prefix="turnout-bench-mesh-") as tmp:
+            flip_section(10 if q else 30, 5 if q else 20, Path(tmp))
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk not found (Debian/Ubuntu: apt-get install wrk)")
     q = args.quick
-    lat_s, wrk_s, flips = (2.0, 3, 10) if q else (8.0, 8, 30)
+    lat_s, wrk_s, flips, rounds = (2.0, 3, 10, 5) if q else (8.0, 8, 30, 20)
     rate = 1000.0
     print(f"machine: {os.cpu_count()} cores, {sys.platform}; Envoy workers per proxy: "
           f"{args.workers}; command: .venv/bin/python bench/mesh.py {' '.join(sys.argv[1:])}")
@@ -657,7 +738,7 @@ def main() -> None:
                 loop.close()
 
         if not args.skip_cluster:
-            flip_section(flips, work)
+            flip_section(flips, rounds, work)
         sizes_n = (100, 200) if q else (100, 200, 1000)
         print(f"\n4. translate(): N services x 2 subsets x 4 endpoints (+1 VS, 1 DR each, "
               f"10 namespaces), N = {', '.join(map(str, sizes_n))}"
