@@ -123,8 +123,9 @@ def choose(state_root: Path, *, auto: bool = False, port_set: int | None = None,
            api_port: int | None = None) -> ClusterSettings:
     """The settings for this start: saved ones, set 0 for a new cluster, or what the flags ask.
 
-    A cluster keeps the pod and Service networks it was created with (its Services hold
-    addresses from them); only its ports move.
+    Networks follow the port set: a cluster that moves to another set gets that set's pod and
+    Service ranges (its pods restart on new addresses and the server gives its Services new
+    ClusterIPs, so two running clusters never share an address).
     """
     saved = settings.load(state_root)
     current = saved or (legacy(state_root) if (state_root / "server.json").exists() else None)
@@ -143,9 +144,6 @@ def choose(state_root: Path, *, auto: bool = False, port_set: int | None = None,
         chosen = for_set(port_set)
     else:
         chosen = current or for_set(0)
-    if current is not None:
-        chosen = dataclasses.replace(chosen, pod_network=current.pod_network,
-                                     service_network=current.service_network)
     if api_port:
         chosen = dataclasses.replace(chosen, api_port=api_port)
     settings.check(chosen)

@@ -65,6 +65,9 @@ class Cluster:
         self.objects = Objects(self.store, Registry(),
                                ipaddress.ip_network(settings.service_network))
         bootstrap.bootstrap(self.objects)
+        for moved in self.objects.readdress_services():
+            log.info("Service %s: new ClusterIP in this cluster's network %s", moved,
+                     settings.service_network)
         self.mesh_settings = MeshSettings(access_log_path=str(state.root / "access.log"),
                                           node_address=settings.node_address,
                                           node_port_offset=settings.node_port_offset)
@@ -233,9 +236,10 @@ async def serve(state: StateDir, settings: ClusterSettings,
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_exit)
-    await cluster.start()
+    # the listeners bind while Envoy starts; ready is reported once both are done
     serving = asyncio.create_task(server.serve())
     dashboard_task = asyncio.create_task(dashboard.serve())
+    await cluster.start()
     while not (server.started and dashboard.started) and not (serving.done()
                                                                or dashboard_task.done()):
         await asyncio.sleep(0.01)

@@ -97,7 +97,7 @@ class EnvoyProcess:
                     r = await self._client.get(self.admin_url + "/ready")
                     if r.status_code == 200:
                         return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         raise RuntimeError(f"envoy not ready after {timeout}s; see {self.log_file}")
 
     async def _supervise(self) -> None:

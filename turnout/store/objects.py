@@ -411,6 +411,28 @@ class Objects:
             for p in spec.get("ports") or []:
                 p.pop("nodePort", None)
 
+    def readdress_services(self) -> tuple[str, ...]:
+        """Give a new ClusterIP to every Service whose address is outside this cluster's
+        Service network (the cluster moved to another port set); returns "ns/name old -> new"."""
+        moved: list[str] = []
+        for svc in list(self.store.iter("services")):
+            spec = svc.get("spec") or {}
+            ip = spec.get("clusterIP")
+            if not ip or ip == "None":
+                continue
+            try:
+                inside = ipaddress.ip_address(ip) in self.service_network
+            except ValueError:
+                inside = False
+            if inside:
+                continue
+            spec["clusterIP"] = self._free_cluster_ip()
+            spec["clusterIPs"] = [spec["clusterIP"]]
+            self.store.update("services", svc)
+            meta = svc["metadata"]
+            moved.append(f"{meta.get('namespace')}/{meta['name']} {ip} -> {spec['clusterIP']}")
+        return tuple(moved)
+
     def _free_cluster_ip(self) -> str:
         used = {s["spec"].get("clusterIP") for s in self.store.iter("services")}
         for host in self.service_network.hosts():
