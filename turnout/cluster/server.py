@@ -236,10 +236,11 @@ async def serve(state: StateDir, settings: ClusterSettings,
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_exit)
-    # the listeners bind while Envoy starts; ready is reported once both are done
+    # the API answers only once the cluster runs (Envoy ready, controllers started): a client
+    # that sees /version may use everything at once
+    await cluster.start()
     serving = asyncio.create_task(server.serve())
     dashboard_task = asyncio.create_task(dashboard.serve())
-    await cluster.start()
     while not (server.started and dashboard.started) and not (serving.done()
                                                                or dashboard_task.done()):
         await asyncio.sleep(0.01)
