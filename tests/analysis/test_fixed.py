@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import pytest
 
@@ -72,3 +73,46 @@ def test_error_rate_interval_coverage() -> None:
         lo, hi = compare_error_rate(kb, n, kc, n, level).interval
         misses += not lo <= 0.02 <= hi
     assert misses <= binom_upper(runs, 1 - level)
+
+
+# --- issue 10: statements never print an infinite bound -------------------------------------
+
+NOT_FOR_PEOPLE = re.compile(r"\u221e|\binf\b|\bnan\b|\d{4,}(\.\d+)? ?%", re.IGNORECASE)
+
+
+def test_statement_interval_reads_from_to_with_signs() -> None:
+    rng = random.Random(9)
+    b = [rng.lognormvariate(math.log(50), 0.3) for _ in range(500)]
+    c = [rng.lognormvariate(math.log(50), 0.3) + 201 for _ in range(500)]
+    cmp = compare_latency(b, c, baseline_name="1.0", canary_name="2.0")
+    assert re.fullmatch(r"2\.0 is slower: p50 \+\d+ ms, 95% CI \+\d+ to \+\d+ ms", cmp.statement)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+@pytest.mark.parametrize("q", [0.5, 0.99])
+def test_small_samples_say_too_few_requests_instead_of_infinity(n: int, q: float) -> None:
+    rng = random.Random(n)
+    b = [rng.uniform(0.01, 0.05) for _ in range(n)]  # sub-millisecond baseline, as in issue 10
+    c = [rng.uniform(200, 210) for _ in range(n)]
+    cmp = compare_latency(b, c, quantiles=(q,), canary_name="2.0")
+    lo, hi = cmp.quantiles[0].interval
+    assert not (math.isfinite(lo) or math.isfinite(hi))
+    assert cmp.statement.endswith("95% CI n/a (too few requests)")
+    assert not NOT_FOR_PEOPLE.search(cmp.statement), cmp.statement
+
+
+def test_one_unbounded_end_gives_a_one_sided_interval() -> None:
+    rng = random.Random(3)
+    b = [rng.uniform(40, 60) for _ in range(2000)]
+    c = [rng.uniform(240, 260) for _ in range(100)]  # p99 of 100 requests: no finite upper end
+    cmp = compare_latency(b, c, quantiles=(0.99,), canary_name="2.0")
+    lo, hi = cmp.quantiles[0].interval
+    assert math.isfinite(lo) and hi == math.inf
+    assert re.fullmatch(r"2\.0 is slower: p99 \+\d+ ms, 95% CI \u2265 \+\d+ ms", cmp.statement)
+
+
+def test_error_rate_statement_interval_has_signed_ends() -> None:
+    r = compare_error_rate(0, 88, 0, 112, canary_name="2.0")
+    assert r.statement == ("no significant error-rate difference: error rate 0% vs 0%, "
+                           "95% CI -4.18 to +3.32 points")
+    assert not NOT_FOR_PEOPLE.search(compare_error_rate(0, 1, 1, 1).statement)

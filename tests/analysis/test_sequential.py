@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import pytest
 
@@ -102,6 +103,9 @@ def test_failed_verdict_reason_carries_numbers_and_limit() -> None:
     assert p50.interval[0] > p50.threshold
     assert f"{p50.difference:.0f} ms slower than baseline" in p50.reason
     assert "99% CS" in p50.reason and "above the 10% limit" in p50.reason
+    assert re.search(r"99% CS \+\d+ to \+\d+ ms\)", p50.reason), p50.reason
+    errors = v.metrics[-1]
+    assert re.search(r"99% CS -[\d.]+ to \+[\d.]+ points\)", errors.reason), errors.reason
     assert p50.reason in v.reason
     doc = v.to_json()
     assert doc["outcome"] == "Failed"
@@ -171,3 +175,33 @@ def test_bad_thresholds_are_rejected(kwargs: dict[str, object]) -> None:
 def test_unknown_arm_is_rejected() -> None:
     with pytest.raises(ValueError, match="arm"):
         CanaryAnalysis().observe("primary", 1.0, False)  # type: ignore[arg-type]
+
+
+# --- issue 10: reasons never print an infinite bound or an absurd percentage -----------------
+
+NOT_FOR_PEOPLE = re.compile(r"\u221e|\binf\b|\bnan\b|\d{4,}(\.\d+)? ?%", re.IGNORECASE)
+
+
+def test_unbounded_sequences_read_not_yet_bounded() -> None:
+    rng = random.Random(11)
+    a = CanaryAnalysis()
+    for _ in range(5):
+        a.observe("baseline", rng.uniform(0.01, 0.05), False)  # sub-millisecond baseline
+        a.observe("canary", rng.uniform(200, 210), False)
+    p50 = a.verdict().metrics[0]
+    assert not any(math.isfinite(x) for x in p50.interval)
+    assert "99% CS not yet bounded)" in p50.reason
+    assert not NOT_FOR_PEOPLE.search(p50.reason), p50.reason
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_reason_ever_shows_an_infinite_bound(seed: int) -> None:
+    rng = random.Random(seed)
+    a = CanaryAnalysis(Thresholds(min_samples=5))
+    for i in range(120):
+        a.observe("baseline", rng.uniform(0.01, 0.05), rng.random() < 0.01)
+        if i % 3 == 0:
+            a.observe("canary", rng.uniform(100, 300), rng.random() < 0.3)
+        v = a.verdict()
+        for text in (v.reason, *(m.reason for m in v.metrics)):
+            assert not NOT_FOR_PEOPLE.search(text), text

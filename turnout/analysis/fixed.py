@@ -6,7 +6,8 @@ latency quantile, each version's value and the difference with a distribution-fr
 built from exact binomial order statistics (each version's interval at half the error budget, so
 the difference interval covers with at least the stated level), the Hodges-Lehmann shift with
 its Moses interval, the error-rate difference with Newcombe's hybrid score interval, and a
-one-line statement such as "2.0 is slower: p50 +201 ms, 95% CI 195-207 ms".
+one-line statement such as "2.0 is slower: p50 +201 ms, 95% CI +195 to +207 ms" (an interval
+with no finite end says so instead of printing "-∞", see `turnout.analysis.fmt`).
 
 Pure: no I/O.
 """
@@ -18,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from turnout.analysis import ranks
-from turnout.analysis.fmt import DASH as _DASH
-from turnout.analysis.fmt import fmt_ms, fmt_pct, fmt_points
+from turnout.analysis.fmt import fmt_interval, fmt_ms, fmt_pct, fmt_points, signed
 from turnout.analysis.verdict import quantile_name
 
 
@@ -126,9 +126,8 @@ def compare_latency(
         )
     shift = ranks.hodges_lehmann(b, c, level)
     first = diffs[0]
-    ci = f"{level * 100:g}% CI {fmt_ms(first.interval[0])}{_DASH}{fmt_ms(first.interval[1])} ms"
-    sign = "+" if first.difference >= 0 else ""
-    figure = f"{first.name} {sign}{fmt_ms(first.difference)} ms, {ci}"
+    ci = f"{level * 100:g}% CI {fmt_interval(*first.interval, fmt_ms, 'ms')}"
+    figure = f"{first.name} {signed(fmt_ms, first.difference)} ms, {ci}"
     if first.interval[0] > 0:
         statement = f"{canary_name} is slower: {figure}"
     elif first.interval[1] < 0:
@@ -187,9 +186,7 @@ def compare_error_rate(
         d - math.sqrt((p_c - lo_c) ** 2 + (hi_b - p_b) ** 2),
         d + math.sqrt((hi_c - p_c) ** 2 + (p_b - lo_b) ** 2),
     )
-    ci = (
-        f"{level * 100:g}% CI {fmt_points(interval[0])}{_DASH}{fmt_points(interval[1])} points"
-    )
+    ci = f"{level * 100:g}% CI {fmt_interval(*interval, fmt_points, 'points')}"
     figure = f"error rate {fmt_pct(p_c)} vs {fmt_pct(p_b)}, {ci}"
     if interval[0] > 0:
         statement = f"{canary_name} has more errors: {figure}"

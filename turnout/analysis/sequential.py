@@ -21,13 +21,15 @@ import math
 from typing import Literal
 
 from turnout.analysis import confseq
-from turnout.analysis.fmt import DASH as _DASH
-from turnout.analysis.fmt import fmt_ms, fmt_pct, fmt_points
+from turnout.analysis.fmt import fmt_interval, fmt_ms, fmt_pct, fmt_points
 from turnout.analysis.histogram import Histogram
 from turnout.analysis.paired import PairedDifference
 from turnout.analysis.verdict import MetricVerdict, Outcome, Thresholds, Verdict, quantile_name
 
 Arm = Literal["baseline", "canary"]
+UNBOUNDED = "not yet bounded"
+"""A confidence sequence with no finite end, in a reason (never "-∞ to ∞")."""
+
 
 class _ArmState:
     __slots__ = ("errors", "hist")
@@ -185,7 +187,7 @@ class CanaryAnalysis:
         summary = (
             f"canary {name} is {fmt_ms(abs(diff))} ms {direction} than baseline "
             f"({fmt_ms(est_c)} vs {fmt_ms(est_b)} ms, {level} "
-            f"{fmt_ms(interval[0])}{_DASH}{fmt_ms(interval[1])} ms)"
+            f"{fmt_interval(*interval, fmt_ms, 'ms', unbounded=UNBOUNDED)})"
         )
         fails = not self._thin() and self._latency_fails(i)
         within = c_hi - b_lo < self._latency_limit(b_lo)
@@ -231,7 +233,7 @@ class CanaryAnalysis:
         summary = (
             f"canary error rate is {fmt_points(abs(diff))} points {direction} than baseline "
             f"({fmt_pct(rate_c)} vs {fmt_pct(rate_b)}, {level} "
-            f"{fmt_points(interval[0])}{_DASH}{fmt_points(interval[1])} points)"
+            f"{fmt_interval(*interval, fmt_points, 'points', unbounded=UNBOUNDED)})"
         )
         if self._thin():
             outcome, settled = Outcome.INCONCLUSIVE, False
