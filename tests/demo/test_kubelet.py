@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.demo.helpers import LAB, get
+from tests.runtime.conftest import TEST_POD_NETWORK
 from turnout.demo import catalog as demo_catalog
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.fake import FakeClient
@@ -39,7 +40,7 @@ async def kubelet(tmp_path: Path) -> AsyncIterator[tuple[Kubelet, FakeClient]]:
         client.put("secrets", doc)
     cat = Catalog(builtins=False)
     demo_catalog.register(cat)
-    k = Kubelet(tmp_path, client, cat, backoff_seconds=0.2)
+    k = Kubelet(tmp_path, client, cat, backoff_seconds=0.2, pod_network=TEST_POD_NETWORK)
     try:
         yield k, client
     finally:

@@ -11,6 +11,9 @@ from turnout.runtime.catalog import Catalog
 from turnout.runtime.fake import FakeClient
 from turnout.runtime.kubelet import Kubelet
 
+TEST_POD_NETWORK = "127.30.0.0/16"
+"""Not a port set's network (127.10-15.0.0/16): tests never meet a running cluster's pods."""
+
 
 @pytest.fixture
 def client() -> FakeClient:
@@ -19,7 +22,9 @@ def client() -> FakeClient:
 
 @pytest.fixture
 async def kubelet(tmp_path: Path, client: FakeClient) -> AsyncIterator[Kubelet]:
-    k = Kubelet(tmp_path, client, Catalog([tmp_path / "catalog.yaml"]), backoff_seconds=0.2)
+    # pods on a network of their own, apart from any cluster running on this machine
+    k = Kubelet(tmp_path, client, Catalog([tmp_path / "catalog.yaml"]), backoff_seconds=0.2,
+                pod_network=TEST_POD_NETWORK)
     try:
         yield k
     finally:

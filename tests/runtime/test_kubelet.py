@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.runtime.conftest import TEST_POD_NETWORK
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.fake import FakeClient
 from turnout.runtime.kubelet import Kubelet
@@ -53,7 +54,7 @@ async def test_http_pod_becomes_ready_and_restarts_after_kill(kubelet: Kubelet,
     await client.wait_for(lambda: ready(client, "web"), timeout=10)
     status = client.status("default", "web")
     ip = kubelet.pod_ip("default", "web")
-    assert ip is not None and ip.startswith("127.10.") and ip != "127.0.0.1"
+    assert ip is not None and ip.startswith("127.30.") and ip != "127.0.0.1"
     assert status["podIP"] == ip and status["phase"] == "Running"
     assert status["hostIP"] == "127.0.0.1" and status["startTime"]
     cs = client.container("default", "web", "web")
@@ -228,7 +229,8 @@ async def test_liveness_failure_kills_and_restarts(kubelet: Kubelet, client: Fak
 async def test_restart_after_turnout_restart_keeps_ip_and_counts(tmp_path: Path,
                                                                  client: FakeClient) -> None:
     pod = make_pod("keep", [{"name": "app", "image": "busybox", "command": ["sleep", "30"]}])
-    first = Kubelet(tmp_path, client, Catalog(), backoff_seconds=0.2)
+    first = Kubelet(tmp_path, client, Catalog(), backoff_seconds=0.2,
+                    pod_network=TEST_POD_NETWORK)
     await first.sync_pod(pod)
     await client.wait_for(lambda: "running" in client.container("default", "keep", "app")
                           .get("state", {}), timeout=5)
@@ -236,7 +238,8 @@ async def test_restart_after_turnout_restart_keeps_ip_and_counts(tmp_path: Path,
     await first.shutdown(grace=0.5)
     pod["status"] = client.status("default", "keep")
     pod["status"]["containerStatuses"][0]["restartCount"] = 4
-    second = Kubelet(tmp_path, client, Catalog(), backoff_seconds=0.2)
+    second = Kubelet(tmp_path, client, Catalog(), backoff_seconds=0.2,
+                    pod_network=TEST_POD_NETWORK)
     try:
         await second.sync_pod(pod)
         await client.wait_for(lambda: client.container("default", "keep", "app").get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -54,17 +55,19 @@ def test_parse_proc_net_tcp() -> None:
 
 def test_address_pool_is_stable_and_persistent(tmp_path: Path) -> None:
     path = tmp_path / "ips.json"
-    pool = AddressPool(path)
+    # a network of its own: a cluster running on this machine must not shift the addresses
+    net = ipaddress.IPv4Network("127.30.0.0/16")
+    pool = AddressPool(path, net, in_use=set)
     a = pool.allocate("ns/a", "u1")
     b = pool.allocate("ns/b", "u2")
-    assert a == "127.10.0.1" and b == "127.10.0.2"
+    assert a == "127.30.0.1" and b == "127.30.0.2"
     assert pool.allocate("ns/a", "u1") == a
-    again = AddressPool(path)
+    again = AddressPool(path, net, in_use=set)
     assert again.get("ns/a") == a and again.allocate("ns/b", "u3") == b
     again.release("ns/a")
-    assert AddressPool(path).allocate("ns/c") == a
+    assert AddressPool(path, net, in_use=set).allocate("ns/c") == a
     path.write_text("not json")
-    assert AddressPool(path).leases() == {}
+    assert AddressPool(path, net, in_use=set).leases() == {}
 
 
 def test_probe_tracker_thresholds() -> None:
