@@ -35,6 +35,7 @@ from turnout.mesh import validation as mesh_validation
 from turnout.mesh.mesh import Mesh
 from turnout.mesh.snapshot import MeshSettings
 from turnout.rollout import controllers as rollout_controllers
+from turnout.rollout.metrics import Arm
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.kubelet import Kubelet
 from turnout.store import objects as objects_mod
@@ -178,9 +179,11 @@ class TelemetryMetrics:
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
 
-    def samples(self, namespace: str, service: str, version: str,
+    def samples(self, namespace: str, arm: Arm,
                 since: timedelta) -> tuple[list[float], list[bool]]:
-        return self.telemetry.series(namespace, service, version, since)
+        return self.telemetry.series(namespace, since, workload=arm.workload,
+                                     revision=arm.revision, service=arm.service,
+                                     version=arm.version)
 
 
 class TelemetryFeeder(Controller):

@@ -196,10 +196,12 @@ class RolloutController(Controller):
             templates.append(t)
         stable_rs = common.get(self.objects, RS, ns, f"{ro['metadata']['name']}-{s.stable}")
         tmpl = ro["spec"].get("template") or {}
-        service, canary_v = metrics.identity(tmpl, ro["metadata"]["name"])
-        _, stable_v = metrics.identity(((stable_rs or {}).get("spec") or {}).get("template")
-                                       or tmpl, ro["metadata"]["name"])
-        arms = {"namespace": ns, "service": service, "stable": stable_v, "canary": canary_v,
+        # Argo's arms: the stable and canary ReplicaSets of this Rollout, by template hash
+        workload = ro["metadata"]["name"]
+        stable_tmpl = ((stable_rs or {}).get("spec") or {}).get("template") or tmpl
+        arms = {"namespace": ns,
+                "stable": metrics.arm_of(workload, s.stable or "", stable_tmpl).to_json(),
+                "canary": metrics.arm_of(workload, s.canary or "", tmpl).to_json(),
                 "started": s.started, "canary_hash": s.canary}
         body = argo.render_analysis_run(ro, name, templates, ref.get("args") or [], arms)
         rt = self.objects.registry.by_key(RUN)

@@ -158,13 +158,14 @@ class CanaryController(Controller):
     def _check(self, spec: Obj, state: State, target: Obj, primary: Obj | None,
                now: float) -> Gate:
         a = spec.get("analysis") or spec.get("canaryAnalysis") or {}
-        svc_name = (spec.get("service") or {}).get("name") or target["metadata"]["name"]
-        service, canary_version = metrics.identity(target["spec"].get("template") or {},
-                                                   svc_name)
-        _, stable_version = metrics.identity((primary or target)["spec"].get("template") or {},
-                                             svc_name)
-        arms = metrics.Arms(target["metadata"]["namespace"], service, stable_version,
-                            canary_version)
+        # Flagger's arms: the `<target>-primary` workload against the `<target>` workload,
+        # whatever labels their pods carry
+        name = target["metadata"]["name"]
+        arms = metrics.Arms(
+            target["metadata"]["namespace"],
+            metrics.arm_of(f"{name}-primary", "",
+                           (primary or target)["spec"].get("template") or {}),
+            metrics.arm_of(name, "", target["spec"].get("template") or {}))
         since = timedelta(seconds=max(1.0, now - state.started))
         gates: list[Gate] = []
         for m in a.get("metrics") or []:

@@ -10,6 +10,7 @@ telemetry store in tests.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Callable
@@ -18,53 +19,77 @@ from datetime import timedelta
 from typing import Protocol
 
 from turnout.analysis import CanaryAnalysis, Outcome, Thresholds
+from turnout.kube import identity
 from turnout.rollout.engine import Gate
 from turnout.types import Obj
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: the requests served by `workload` at `revision` (its pod
+    template hash; "" = every revision), as Argo Rollouts and Flagger know their stable and
+    canary. `service` + `version` select by names instead (the turnout provider's explicit
+    settings). `name` only names the arm for people (a version label, else the hash)."""
+
+    workload: str = ""
+    revision: str = ""
+    service: str = ""
+    version: str = ""
+    name: str = ""
+
+    def describe(self) -> str:
+        if self.workload:
+            return f"{self.workload}@{self.revision}" if self.revision else self.workload
+        return f"{self.service} {self.version}"
+
+    def to_json(self) -> Obj:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v}
+
+    @classmethod
+    def from_json(cls, data: object) -> Arm:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(**{f.name: str(data.get(f.name) or "") for f in dataclasses.fields(cls)})
+
+    @property
+    def selects(self) -> bool:
+        """Whether this arm names any requests at all."""
+        return bool(self.workload or (self.service and self.version))
+
+
 class MetricSource(Protocol):
-    def samples(self, namespace: str, service: str, version: str,
+    def samples(self, namespace: str, arm: Arm,
                 since: timedelta) -> tuple[list[float], list[bool]]:
-        """Latencies (ms) and error flags of the requests served by ``version`` of
-        ``service`` over the last ``since``."""
+        """Latencies (ms) and error flags of the requests `arm` served over the last
+        `since`, in the order they became known."""
         ...
 
 
-def identity(template: Obj, fallback_service: str = "") -> tuple[str, str]:
-    """(service, version) of the pods a template makes, as turnout's telemetry tags them."""
-    meta = template.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    env: dict[str, str] = {}
-    for c in (template.get("spec") or {}).get("containers") or []:
-        for e in c.get("env") or []:
-            if "value" in e:
-                env.setdefault(str(e.get("name")), str(e["value"]))
-    version = (labels.get("version") or labels.get("tags.datadoghq.com/version")
-               or labels.get("app.kubernetes.io/version") or env.get("DD_VERSION") or "")
-    service = (labels.get("tags.datadoghq.com/service") or env.get("DD_SERVICE")
-               or labels.get("app.kubernetes.io/name") or labels.get("app")
-               or fallback_service)
-    return str(service), str(version)
+def arm_of(workload: str, revision: str, template: Obj) -> Arm:
+    """The arm of the pods a workload makes from `template` at `revision`."""
+    _, version = identity.template_names(template, workload)
+    return Arm(workload=workload, revision=revision, name=version or revision or workload)
 
 
 @dataclass(frozen=True)
 class Arms:
-    """Which telemetry series are the baseline (stable) and the canary."""
+    """Which requests are the baseline (stable) and which the canary."""
 
     namespace: str
-    service: str
-    stable_version: str
-    canary_version: str
+    stable: Arm
+    canary: Arm
 
 
 def verdict_gate(source: MetricSource, arms: Arms, since: timedelta,
                  thresholds: Thresholds | None = None) -> Gate:
     """The sequential canary-versus-baseline verdict over the rollout so far."""
     ana = CanaryAnalysis(thresholds)
-    for arm, version in (("baseline", arms.stable_version), ("canary", arms.canary_version)):
-        lat, err = source.samples(arms.namespace, arms.service, version, since)
-        for ms, e in zip(lat, err, strict=False):
-            ana.observe("baseline" if arm == "baseline" else "canary", ms, e)
+    lat, err = source.samples(arms.namespace, arms.stable, since)
+    for ms, e in zip(lat, err, strict=False):
+        ana.observe("baseline", ms, e)
+    lat, err = source.samples(arms.namespace, arms.canary, since)
+    for ms, e in zip(lat, err, strict=False):
+        ana.observe("canary", ms, e)
     v = ana.verdict()
     return Gate(v.outcome, v.reason, tuple(m.to_json() for m in v.metrics))
 
@@ -72,7 +97,7 @@ def verdict_gate(source: MetricSource, arms: Arms, since: timedelta,
 def success_rate_gate(source: MetricSource, arms: Arms, since: timedelta, minimum: float,
                       min_samples: int = 20) -> Gate:
     """Flagger's `request-success-rate`: % of canary requests that are not errors >= minimum."""
-    _, err = source.samples(arms.namespace, arms.service, arms.canary_version, since)
+    _, err = source.samples(arms.namespace, arms.canary, since)
     if len(err) < min_samples:
         return Gate(Outcome.INCONCLUSIVE, f"request-success-rate: only {len(err)} canary "
                                           f"requests in the window, need {min_samples}")
@@ -88,7 +113,7 @@ def success_rate_gate(source: MetricSource, arms: Arms, since: timedelta, minimu
 def duration_gate(source: MetricSource, arms: Arms, since: timedelta, maximum_ms: float,
                   min_samples: int = 20) -> Gate:
     """Flagger's `request-duration`: canary p99 latency <= maximum."""
-    lat, _ = source.samples(arms.namespace, arms.service, arms.canary_version, since)
+    lat, _ = source.samples(arms.namespace, arms.canary, since)
     if len(lat) < min_samples:
         return Gate(Outcome.INCONCLUSIVE, f"request-duration: only {len(lat)} canary requests "
                                           f"in the window, need {min_samples}")
@@ -120,21 +145,23 @@ Dist = Callable[[random.Random], tuple[float, bool]]
 
 @dataclass
 class FakeMetrics:
-    """A MetricSource with known distributions: ``rate`` requests per second per version, each
-    drawn from that version's distribution (seeded, so tests are reproducible)."""
+    """A MetricSource with known distributions: ``rate`` requests per second per arm, each
+    drawn from the distribution keyed by the arm's `name` (or `version`), seeded, so tests are
+    reproducible."""
 
     dists: dict[str, Dist] = field(default_factory=dict)
     rate: float = 20.0
     seed: int = 1
     calls: int = 0
 
-    def samples(self, namespace: str, service: str, version: str,
+    def samples(self, namespace: str, arm: Arm,
                 since: timedelta) -> tuple[list[float], list[bool]]:
         self.calls += 1
-        dist = self.dists.get(version)
+        key = arm.name or arm.version
+        dist = self.dists.get(key)
         if dist is None:
             return [], []
-        rng = random.Random(f"{self.seed}|{namespace}|{service}|{version}")
+        rng = random.Random(f"{self.seed}|{namespace}|{arm.workload or arm.service}|{key}")
         n = int(self.rate * since.total_seconds())
         lat: list[float] = []
         err: list[bool] = []

@@ -102,16 +102,15 @@ class Builtin:
                 (run["metadata"].get("annotations") or {}).get(ARMS) or "{}")
         except ValueError:
             pass
-        arms = metrics.Arms(
-            namespace=str(cfg.get("namespace") or arms_raw.get("namespace")
-                          or run["metadata"]["namespace"]),
-            service=str(cfg.get("service") or arms_raw.get("service", "")),
-            stable_version=str(cfg.get("stableVersion") or arms_raw.get("stable", "")),
-            canary_version=str(cfg.get("canaryVersion") or arms_raw.get("canary", "")))
-        if not arms.service or not arms.canary_version:
-            return "Error", "", ("turnout provider: service and canaryVersion unknown (set "
-                                 "provider.turnout.service/canaryVersion or run it from a "
-                                 "Rollout)")
+        arms = _arms(cfg, arms_raw, run)
+        missing = [side for side, arm in (("stable", arms.stable), ("canary", arms.canary))
+                   if not arm.selects]
+        if missing:
+            return "Error", "", (
+                f"turnout provider: no {' and no '.join(missing)} arm to compare: run the "
+                "analysis from a Rollout (it names its stable and canary ReplicaSets), or set "
+                "provider.turnout.workload with stableRevision/canaryRevision, or service with "
+                "stableVersion/canaryVersion")
         started = float(arms_raw.get("started") or now - 60)
         try:
             th = Thresholds(
@@ -127,6 +126,19 @@ class Builtin:
         phase = {Outcome.PASS: "Successful", Outcome.FAIL: "Failed",
                  Outcome.INCONCLUSIVE: "Inconclusive"}[gate.outcome]
         return phase, json.dumps(list(gate.metrics))[:4000], gate.reason
+
+
+def _arms(cfg: Obj, arms_raw: Obj, run: Obj) -> metrics.Arms:
+    """The arms from the provider's settings, else from the Rollout that made the run."""
+    ns = str(cfg.get("namespace") or arms_raw.get("namespace") or run["metadata"]["namespace"])
+    for key, by, field in (("workload", "workload", "Revision"), ("service", "service",
+                                                                      "Version")):
+        if cfg.get(key):
+            sides = [metrics.Arm(**{by: str(cfg[key]), field.lower(): str(
+                cfg.get(side + field) or "")}) for side in ("stable", "canary")]
+            return metrics.Arms(ns, sides[0], sides[1])
+    return metrics.Arms(ns, metrics.Arm.from_json(arms_raw.get("stable")),
+                        metrics.Arm.from_json(arms_raw.get("canary")))
 
 
 def _judged(metric: Obj, result: Any) -> Measurement:

@@ -1,4 +1,4 @@
-"""Who a pod is, for telemetry: its service, version and workload, looked up by address.
+"""Pod identities by address, for telemetry (the rule itself is `turnout.kube.identity`).
 
 Access-log lines name pods only by address (`upstream_host` is `podIP:port`) or, for the per-pod
 outbound listeners, by namespace/name. The directory keeps every pod it has seen, and keeps a
@@ -10,76 +10,12 @@ Pure: no I/O (the clock is passed in).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from turnout.kube.identity import UNKNOWN, PodIdentity, identity_of, workload_of
 from turnout.types import Obj
 
-UNKNOWN = "unknown"
-
-_VERSION_LABELS = ("version", "tags.datadoghq.com/version", "app.kubernetes.io/version")
-_SERVICE_LABELS = ("tags.datadoghq.com/service",)
-_SERVICE_LABELS_AFTER_ENV = ("service", "app.kubernetes.io/name", "app")
-
-
-@dataclass(frozen=True)
-class PodIdentity:
-    namespace: str
-    name: str
-    ip: str
-    service: str
-    version: str
-    workload: str
-    app: str
-    """Istio's `app` label value (`source_app` / `destination_app`)."""
-
-
-def _env(pod: Obj, name: str) -> str:
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        for e in c.get("env") or []:
-            if e.get("name") == name and isinstance(e.get("value"), str) and e["value"]:
-                return str(e["value"])
-    return ""
-
-
-def workload_of(pod: Obj) -> str:
-    """The owning Deployment (ReplicaSet `name-<pod-template-hash>`), else the owner, else the
-    pod's own name."""
-    meta = pod.get("metadata") or {}
-    name = str(meta.get("name") or "")
-    labels: Mapping[str, str] = meta.get("labels") or {}
-    for ref in meta.get("ownerReferences") or []:
-        owner = str(ref.get("name") or "")
-        if not owner:
-            continue
-        if ref.get("kind") == "ReplicaSet":
-            h = labels.get("pod-template-hash", "")
-            if h and owner.endswith("-" + h):
-                return owner[: -len(h) - 1]
-            head, sep, _ = owner.rpartition("-")
-            return head if sep else owner
-        return owner
-    return name
-
-
-def identity_of(pod: Obj) -> PodIdentity:
-    meta = pod.get("metadata") or {}
-    labels: Mapping[str, str] = meta.get("labels") or {}
-    version = next((labels[k] for k in _VERSION_LABELS if labels.get(k)), "") or _env(
-        pod, "DD_VERSION")
-    service = (next((labels[k] for k in _SERVICE_LABELS if labels.get(k)), "")
-               or _env(pod, "DD_SERVICE")
-               or next((labels[k] for k in _SERVICE_LABELS_AFTER_ENV if labels.get(k)), ""))
-    workload = workload_of(pod)
-    return PodIdentity(
-        namespace=str(meta.get("namespace") or "default"),
-        name=str(meta.get("name") or ""),
-        ip=str((pod.get("status") or {}).get("podIP") or ""),
-        service=service or workload or UNKNOWN,
-        version=version or UNKNOWN,
-        workload=workload or UNKNOWN,
-        app=labels.get("app") or labels.get("app.kubernetes.io/name") or service or UNKNOWN,
-    )
+__all__ = ["UNKNOWN", "Directory", "PodIdentity", "identity_of", "workload_of"]
 
 
 @dataclass

@@ -167,13 +167,22 @@ class Model:
             f"SELECT sum(CASE WHEN error THEN 1 ELSE 0 END) FROM requests WHERE {where}", params)
         return lat, int(row[0][0] or 0) if row else 0
 
-    def series(self, namespace: str, service: str, version: str,
-               start: float) -> tuple[list[float], list[bool]]:
-        """Latencies (ms) and error flags of a version's requests since `start`, in time order
-        (the sequential analysis pairs the i-th baseline request with the i-th canary one)."""
-        where = "dest_namespace = ? AND dest_service = ? AND dest_version = ? AND ts >= ?"
-        rows = self.store.query(_series_sql(where),
-                                [namespace, self.resolve(namespace, service), version, start])
+    def series(self, namespace: str, start: float, *, workload: str = "", revision: str = "",
+               service: str = "", version: str = "") -> tuple[list[float], list[bool]]:
+        """Latencies (ms) and error flags since `start`, in time order (the sequential analysis
+        pairs the i-th baseline request with the i-th canary one), of the requests one workload
+        served (at one revision when given), or else one service version."""
+        where, params = ["dest_namespace = ?", "ts >= ?"], [namespace, start]
+        if workload:
+            where.append("dest_workload = ?")
+            params.append(workload)
+            if revision:
+                where.append("dest_revision = ?")
+                params.append(revision)
+        else:
+            where += ["dest_service = ?", "dest_version = ?"]
+            params += [self.resolve(namespace, service), version]
+        rows = self.store.query(_series_sql(" AND ".join(where)), params)
         return [float(r[0]) for r in rows], [bool(r[1]) for r in rows]
 
 

@@ -28,7 +28,8 @@ LABELS = (
     "destination_service", "destination_service_name", "destination_service_namespace",
     "destination_workload", "destination_workload_namespace", "destination_app",
     "destination_version", "request_protocol", "response_code", "response_flags",
-    "connection_security_policy")
+    "connection_security_policy", "source_canonical_service", "source_canonical_revision",
+    "destination_canonical_service", "destination_canonical_revision")
 
 LabelValues = tuple[str, ...]
 
@@ -56,6 +57,10 @@ def label_values(r: Record, reporter: str) -> LabelValues:
         r.dest_namespace or UNKNOWN, r.dest_app or UNKNOWN, r.dest_version or UNKNOWN, "http",
         str(r.status), r.flags or "-",
         "none" if reporter == "destination" else "unknown",
+        # Istio's canonical service/revision: the app and the version name (a version label,
+        # else the revision's template hash, as turnout.kube.identity names it)
+        r.source_app or UNKNOWN, r.source_version or UNKNOWN,
+        r.dest_app or UNKNOWN, r.dest_version or UNKNOWN,
     )
 
 

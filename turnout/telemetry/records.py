@@ -71,6 +71,10 @@ class Record:
     request_id: str
     trace_id: str
     parent_span_id: str
+    source_revision: str = ""
+    dest_revision: str = ""
+    """The pod template hash of the revision that answered (`turnout.kube.identity`): what a
+    rollout's arms are."""
 
     def row(self) -> tuple[Any, ...]:
         return astuple(self)
@@ -222,6 +226,8 @@ def enrich(line: Mapping[str, Any], directory: Directory) -> Record:
         request_id=_s(line.get("request_id")),
         trace_id=trace_id,
         parent_span_id=parent,
+        source_revision=src.revision,
+        dest_revision=dest.revision if dest else "",
     )
 
 

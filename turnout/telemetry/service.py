@@ -166,11 +166,14 @@ class Telemetry:
         return self.model.samples(namespace, service, version,
                                   time.time() - since.total_seconds())
 
-    def series(self, namespace: str, service: str, version: str,
-               since: timedelta) -> tuple[list[float], list[bool]]:
-        """Per-request latencies and error flags in time order: a rollout's `MetricSource`."""
-        return self.model.series(namespace, service, version,
-                                 time.time() - since.total_seconds())
+    def series(self, namespace: str, since: timedelta, *, workload: str = "",
+               revision: str = "", service: str = "", version: str = ""
+               ) -> tuple[list[float], list[bool]]:
+        """Per-request latencies and error flags in time order, of one workload (at one
+        revision) or one service version: a rollout's arm."""
+        return self.model.series(namespace, time.time() - since.total_seconds(),
+                                 workload=workload, revision=revision, service=service,
+                                 version=version)
 
     def prometheus_text(self) -> str:
         return self.registry.render()
