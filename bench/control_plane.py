@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO.parent / "shared" / "lab" / "manifest-files"
-EXAMPLES = REPO / "turnout" / "examples" / "lab"
+EXAMPLES = REPO / "turnout" / "examples" / "lab" / "manifest-files"
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 
 
@@ -63,7 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
-    manifests = LAB / "ecommerce-v1" if LAB.exists() else EXAMPLES
+    manifests = (LAB if LAB.exists() else EXAMPLES) / "ecommerce-v1"
     starts: list[float] = []
     rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -59,7 +59,7 @@ def demo_state(args: argparse.Namespace) -> StateDir:
 def cmd_demo(args: argparse.Namespace) -> int:
     state = demo_state(args)
     manifests = Path(args.manifests) if args.manifests else \
-        Path(str(resources.files("turnout") / "examples" / "lab"))
+        Path(str(resources.files("turnout") / "examples" / "lab" / "manifest-files"))
     if not (manifests / "ecommerce-v1").is_dir():
         raise SystemExit(f"{manifests}: not a lab manifest directory (no ecommerce-v1/)")
     console.print(f"[bold]turnout demo[/]: a fresh cluster in {state.root}")
@@ -79,9 +79,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         quick=args.quick, node_url=cfg.node_url)
     ok = scenario.run()
     console.print(f"\nplayed in {time.monotonic() - t0:.0f} s. Open:")
-    console.print(f"  storefront (ns1, NodePort 30001)       {cfg.node_url(30001)}/")
-    console.print(f"  storefront (ns3, Istio gateway 30003)  {cfg.node_url(30003)}/")
-    console.print(f"  storefront (ns1, NGINX ingress 32000)  {cfg.node_url(32000)}/")
+    # the lab deletes ns1 and ns2 in its step 9: ns3 behind the Istio gateway is what is left
+    console.print(f"  storefront (ns3, Istio gateway, NodePort 30003)  {cfg.node_url(30003)}/")
     console.print(f"  dashboard: turnout --state-dir {state.root} dashboard")
     console.print(f"  kubectl:  export KUBECONFIG={state.kubeconfig}")
     console.print(f"  compare:  turnout --state-dir {state.root} compare advertisements -n ns3")

@@ -23,6 +23,17 @@ from turnout.types import Obj
 
 SERVICE_NET = ipaddress.ip_network("127.96.0.0/16")
 NODE_PORTS = range(30000, 32768)
+# As kube-apiserver since 1.27: ports given out without being asked for come from the upper band
+# first, so the low ports stay free for Services that ask for them by number (the lab's 30001).
+NODE_PORT_STATIC_BAND = min(max(16, len(NODE_PORTS) // 32), 128)
+
+
+def _dynamic_node_port(used: set[int]) -> int:
+    order: list[int] = [*NODE_PORTS[NODE_PORT_STATIC_BAND:], *NODE_PORTS[:NODE_PORT_STATIC_BAND]]
+    for n in order:
+        if n not in used:
+            return n
+    raise errors.ApiError(422, "Invalid", "no free NodePort in 30000-32767")
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 PATCH_TYPES = {
@@ -397,14 +408,13 @@ class Objects:
         if spec.get("type") in ("NodePort", "LoadBalancer"):
             used = self._used_node_ports(obj)
             old_ports = {p.get("port"): p.get("nodePort") for p in ospec.get("ports") or []}
-            for p in spec.get("ports") or []:
+            for i, p in enumerate(spec.get("ports") or []):
                 if not p.get("nodePort"):
                     keep = old_ports.get(p.get("port"))
-                    p["nodePort"] = keep if keep else next(n for n in NODE_PORTS
-                                                           if n not in used)
+                    p["nodePort"] = keep if keep else _dynamic_node_port(used)
                 elif p["nodePort"] in used:
                     raise errors.invalid("Service", "", obj["metadata"]["name"], [errors.Cause(
-                        "spec.ports[0].nodePort",
+                        f"spec.ports[{i}].nodePort",
                         f"Invalid value: {p['nodePort']}: provided port is already allocated")])
                 used.add(p["nodePort"])
         else:

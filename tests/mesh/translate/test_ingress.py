@@ -108,3 +108,14 @@ def test_default_backend_and_other_ingress_classes() -> None:
     out = send([default, other], "/t")
     assert clusters(out) == {WEB: 1.0}
     assert out.route_name == "ingress-default/ing/d"
+
+
+def test_canary_in_another_namespace_joins_the_main_ingress_by_host_and_path() -> None:
+    """ingress-nginx merges alternative backends by host and path, whatever the namespace (the
+    lab's step 9: ns2's canary Ingress beside ns1's main one)."""
+    other = h.service("web", "ing2", "127.77.200.6", [{"port": 80, "targetPort": 8080}],
+                      {"app": "web2"})
+    canary = ing("c", "web", {A + "canary": "true", A + "canary-weight": "50"})
+    canary["metadata"]["namespace"] = "ing2"
+    out = send([other, ing("main", "web"), canary])
+    assert clusters(out) == {WEB: 0.5, "kube|80||web.ing2.svc.cluster.local": 0.5}
