@@ -20,8 +20,7 @@ script run, typed the same way from the folder that holds ``manifest-files/``
    and VirtualService; then home pages always get ads 1.0, product pages ~50/50.
 
 Every check compares an observed figure with the expectation (splits within a binomial bound
-computed for the sample size). The scenario fails if any check fails, except the checks listed in
-``KNOWN_GAPS``: lab behaviour turnout does not have yet, shown as such, never as passing.
+computed for the sample size). The scenario fails if any check fails.
 """
 
 from __future__ import annotations
@@ -48,12 +47,6 @@ LAB_NAMESPACES = ("database", "ns1", "ns2", "ns3", "fake-traffic")
 """The namespaces the lab's environment creates (istio-system and ingress-nginx are built in)."""
 ADS_FROM_DB = re.compile(r"reading (\d+) rows from PostgreSQL at (\S+)")
 NS2_CANARY = "banners from ads 2.0 through the Ingress"
-KNOWN_GAPS = {
-    NS2_CANARY: "the lab's ingress_ns/ingressv2.yaml is a canary Ingress in ns2 for the host and "
-                "path of ns1's Ingress; ingress-nginx matches a canary to its main Ingress by "
-                "host and path across namespaces, turnout only within one namespace",
-}
-"""Checks of lab behaviour turnout lacks so far: shown as a known gap, never as passing."""
 
 
 def binomial_ok(k: int, n: int, p: float = 0.5, z: float = Z) -> bool:
@@ -80,12 +73,8 @@ class Check:
     ok: bool
 
     @property
-    def known_gap(self) -> bool:
-        return not self.ok and self.what in KNOWN_GAPS
-
-    @property
     def status(self) -> str:
-        return "ok" if self.ok else "known gap" if self.known_gap else "FAILED"
+        return "ok" if self.ok else "FAILED"
 
 
 @dataclass
@@ -135,7 +124,7 @@ class Scenario:
     def check(self, step: str, what: str, observed: str, expected: str, ok: bool) -> None:
         c = Check(step, what, observed, expected, ok)
         self.checks.append(c)
-        mark = "[green]✔[/]" if ok else "[yellow]○ known gap:[/]" if c.known_gap else "[red]✘[/]"
+        mark = "[green]✔[/]" if ok else "[red]✘[/]"
         self.console.print(f"  {mark} {what}: {observed} (expected {expected})")
 
     def wait_rollouts(self, ns: str, *deployments: str) -> None:
@@ -189,8 +178,8 @@ class Scenario:
         return self.passed()
 
     def passed(self) -> bool:
-        """Every check held, or is a known gap."""
-        return all(c.ok or c.known_gap for c in self.checks)
+        """Every check held."""
+        return all(c.ok for c in self.checks)
 
     def step_environment(self, _step: str) -> None:
         self.console.print("  [dim]Istio: turnout's own gateway (istio-system/istio-ingressgateway,"
@@ -345,14 +334,10 @@ class Scenario:
         table = Table(title="what the demo observed")
         for col in ("step", "check", "observed", "expected", ""):
             table.add_column(col)
-        style = {"ok": "[green]ok[/]", "known gap": "[yellow]known gap[/]",
-                 "FAILED": "[red]FAILED[/]"}
+        style = {"ok": "[green]ok[/]", "FAILED": "[red]FAILED[/]"}
         for c in self.checks:
             table.add_row(c.step, c.what, c.observed, c.expected, style[c.status])
         self.console.print(table)
-        for c in self.checks:
-            if c.known_gap:
-                self.console.print(f"[yellow]known gap[/] ({c.what}): {KNOWN_GAPS[c.what]}")
 
 
 def _p50_difference(cmp: dict[str, object]) -> float | None:
