@@ -16,7 +16,7 @@ from turnout.rollout.providers import Providers, json_path
 def test_expressions() -> None:
     assert ar.evaluate("result[0] >= 0.95", [0.97])
     assert not ar.evaluate("result[0] >= 0.95 && len(result) > 1", [0.97])
-    assert ar.evaluate("result == true || isNaN(result)", True)
+    assert ar.evaluate("result == true || isNil(result)", True)  # isNaN(bool): compile error
     assert ar.evaluate("!(result < 3)", 4)
     assert ar.evaluate("result != 2", 3)
     for bad in ("__import__('os')", "result.__class__", "open('x')", "result[0] >="):

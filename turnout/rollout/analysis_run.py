@@ -3,78 +3,57 @@
 Why this exists: an AnalysisRun measures each metric every `interval` up to `count` times and
 decides from `successCondition` / `failureCondition` and the limits `failureLimit`,
 `inconclusiveLimit` and `consecutiveErrorLimit` whether the run is Successful, Failed,
-Inconclusive or Error. Those rules, and a safe evaluator for Argo's expressions
-(`result[0] >= 0.95 && len(result) > 0`), are pure and live here; the providers and the
-controller that takes the measurements are elsewhere.
+Inconclusive or Error. Those rules are pure and live here, with the entry points to Argo's
+expression language (`result[0] >= 0.95 && len(result) > 0`, parsed and run by
+`turnout.rollout.expr`); the providers and the controller that takes the measurements are
+elsewhere.
 
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import ast
-import math
+import json
 import re
-from collections.abc import Callable
 from typing import Any
 
+from turnout.rollout import expr as expr_lang
 from turnout.rollout.flagger import seconds
 from turnout.types import Obj
 
 TERMINAL = ("Successful", "Failed", "Error", "Inconclusive")
 
-_FUNCS: dict[str, Callable[..., Any]] = {
-    "len": len, "isNaN": lambda x: isinstance(x, float) and math.isnan(x),
-    "isInf": lambda x: isinstance(x, float) and math.isinf(x), "all": all, "any": any,
-    "float": float, "int": int, "abs": abs, "min": min, "max": max, "asFloat": float,
-    "asInt": int, "default": lambda x, d: d if x is None else x,
-}
-_ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
-            ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
-            ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Subscript, ast.Name,
-            ast.Load, ast.Constant, ast.Call, ast.Attribute, ast.List, ast.Tuple, ast.Slice)
-
-
-def _translate(expr: str) -> str:
-    out = expr.replace("&&", " and ").replace("||", " or ")
-    out = re.sub(r"!(?!=)", " not ", out)
-    out = re.sub(r"\btrue\b", "True", out)
-    out = re.sub(r"\bfalse\b", "False", out)
-    out = re.sub(r"\bnil\b", "None", out)
-    return out
-
-
 def evaluate(expr: str, result: Any) -> bool:
     """Evaluate an Argo condition against ``result``; raises ValueError on a bad expression."""
-    try:
-        tree = ast.parse(_translate(expr).strip(), mode="eval")
-    except SyntaxError as e:
-        raise ValueError(f"invalid expression {expr!r}: {e.msg}") from None
-    for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED):
-            raise ValueError(f"invalid expression {expr!r}: {type(node).__name__} not allowed")
-        if isinstance(node, ast.Name) and node.id not in ("result", *_FUNCS, "True", "False",
-                                                         "None"):
-            raise ValueError(f"invalid expression {expr!r}: unknown name {node.id!r}")
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            raise ValueError(f"invalid expression {expr!r}")
-    env = {"result": result, **_FUNCS, "__builtins__": {}}
-    try:
-        return bool(eval(compile(tree, "<condition>", "eval"), env))
-    except Exception as e:
-        raise ValueError(f"expression {expr!r} failed on {result!r}: {e}") from None
+    return expr_lang.evaluate(expr, result)
 
 
 def judge(metric: Obj, result: Any) -> str:
-    """The phase of one measurement with value ``result``."""
-    ok, bad = metric.get("successCondition"), metric.get("failureCondition")
-    if bad and evaluate(bad, result):
+    """The phase of one measurement with value ``result``, as Argo's evaluate.EvaluateResult.
+
+    Both conditions are evaluated, so an error in either is an Error (ValueError) whatever the
+    other says. Only success given: false is Failed. Only failure given: false is Successful.
+    Both given: failure true is Failed, success true is Successful, both false is Inconclusive.
+    """
+    ok, bad = metric.get("successCondition") or "", metric.get("failureCondition") or ""
+    succeeded = bool(ok) and _condition("successCondition", ok, result)
+    failed = bool(bad) and _condition("failureCondition", bad, result)
+    if ok and not bad:
+        failed = not succeeded
+    if bad and not ok:
+        succeeded = not failed
+    if failed:
         return "Failed"
-    if ok:
-        return "Successful" if evaluate(ok, result) else "Failed"
-    if bad:
-        return "Successful"
-    return "Successful"
+    return "Successful" if succeeded or not (ok or bad) else "Inconclusive"
+
+
+def _condition(field: str, expr: str, result: Any) -> bool:
+    try:
+        return expr_lang.evaluate(expr, result)
+    except expr_lang.ExprError as e:
+        reason = "metric result is nil or empty: no data returned from the metric provider" \
+            if result is None or result == [] else e.reason
+        raise ValueError(f"could not evaluate {field} {json.dumps(expr)}: {reason}") from None
 
 
 def metric_phase(metric: Obj, res: Obj) -> str:
