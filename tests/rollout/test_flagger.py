@@ -179,3 +179,18 @@ def test_plan_from_flagger_spec() -> None:
     assert [getattr(s, "weight", None) for s in p.steps][::2] == [1, 5, 25]
     assert p.failure_threshold == 3 and not p.inconclusive_pauses
     assert flagger.seconds("1m30s", 0) == 90 and flagger.seconds("500ms", 0) == 0.5
+
+
+def test_no_traffic_at_all_is_a_failed_check_and_rolls_back_at_threshold() -> None:
+    """As Flagger: no values found counts toward `threshold`, with a message that says why."""
+    o, ctl, _ = setup({"v1": BASE})  # the canary never serves a request
+    initialized(o, ctl)
+    new_version(o)
+    run(o, ctl, 10, 60)
+    st = status(o)
+    assert st["phase"] == "Failed", st
+    assert st["failedChecks"] == 2
+    msg = st["conditions"][0]["message"]
+    assert "no values found" in msg and "not receiving traffic" in msg
+    assert "0 canary requests" in msg
+    assert vs_weights(o) == {"advertisements-primary": 100, "advertisements-canary": 0}

@@ -61,7 +61,8 @@ def metric_phase(metric: Obj, res: Obj) -> str:
     failed, inconclusive = int(res.get("failed", 0)), int(res.get("inconclusive", 0))
     if failed > int(metric.get("failureLimit", 0) or 0):
         return "Failed"
-    if int(res.get("consecutiveError", 0)) > int(metric.get("consecutiveErrorLimit", 4) or 4):
+    limit = metric.get("consecutiveErrorLimit")
+    if int(res.get("consecutiveError", 0)) > (4 if limit is None else int(limit)):
         return "Error"
     if inconclusive > int(metric.get("inconclusiveLimit", 0) or 0):
         return "Inconclusive"

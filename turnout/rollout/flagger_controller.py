@@ -92,7 +92,7 @@ class CanaryController(Controller):
                 now >= max(state.step_started, state.last_gate) + interval and \
                 common.available(target):
             try:
-                gate = self._check(spec, state, target, primary, now)
+                gate = self._check(spec, state, target, primary, now, interval)
             except ValueError as e:
                 self._fail_status(canary, str(e))
                 return None
@@ -156,7 +156,7 @@ class CanaryController(Controller):
             return None
 
     def _check(self, spec: Obj, state: State, target: Obj, primary: Obj | None,
-               now: float) -> Gate:
+               now: float, interval: float) -> Gate:
         a = spec.get("analysis") or spec.get("canaryAnalysis") or {}
         # Flagger's arms: the `<target>-primary` workload against the `<target>` workload,
         # whatever labels their pods carry
@@ -167,7 +167,13 @@ class CanaryController(Controller):
                            (primary or target)["spec"].get("template") or {}),
             metrics.arm_of(name, "", target["spec"].get("template") or {}))
         since = timedelta(seconds=max(1.0, now - state.started))
+        # Flagger queries each metric over its `interval` (1m by default)
+        window = timedelta(seconds=max([flagger.seconds(m.get("interval"), 60.0)
+                                         for m in a.get("metrics") or []] or [interval]))
         gates: list[Gate] = []
+        none = metrics.no_data_gate(self.source, arms, window, "the canary's requests")
+        if none is not None:  # as Flagger: no data is a failed check, counted toward threshold
+            return none
         for m in a.get("metrics") or []:
             window = timedelta(seconds=flagger.seconds(m.get("interval"), 60.0))
             rng = m.get("thresholdRange") or {}

@@ -94,6 +94,20 @@ def verdict_gate(source: MetricSource, arms: Arms, since: timedelta,
     return Gate(v.outcome, v.reason, tuple(m.to_json() for m in v.metrics))
 
 
+def no_data_gate(source: MetricSource, arms: Arms, since: timedelta, what: str) -> Gate | None:
+    """Flagger's rule for a check with no data at all: a failed check ("no values found"), as it
+    counts toward `threshold`; None when the canary served requests in the window."""
+    lat, _ = source.samples(arms.namespace, arms.canary, since)
+    if lat:
+        return None
+    return Gate(Outcome.FAIL, f"no values found for {what}: probably "
+                              f"{arms.canary.describe()}.{arms.namespace} is not receiving "
+                              f"traffic (0 canary requests in the last "
+                              f"{since.total_seconds():.0f} s)",
+                ({"metric": "requests", "canary": 0, "unit": "requests",
+                  "window_s": since.total_seconds()},))
+
+
 def success_rate_gate(source: MetricSource, arms: Arms, since: timedelta, minimum: float,
                       min_samples: int = 20) -> Gate:
     """Flagger's `request-success-rate`: % of canary requests that are not errors >= minimum."""

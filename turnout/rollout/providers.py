@@ -112,6 +112,12 @@ class Builtin:
                 "provider.turnout.workload with stableRevision/canaryRevision, or service with "
                 "stableVersion/canaryVersion")
         started = float(arms_raw.get("started") or now - 60)
+        since = timedelta(seconds=max(1.0, now - started))
+        if not self.source.samples(arms.namespace, arms.canary, since)[0]:
+            # as Argo treats a query with no data: Inconclusive (inconclusiveLimit pauses)
+            return "Inconclusive", "[]", (
+                f"no data: the canary {arms.canary.describe()} in {arms.namespace} served 0 "
+                f"requests in the last {since.total_seconds():.0f} s (no traffic reaches it)")
         try:
             th = Thresholds(
                 max_latency_increase=float(cfg.get("maxLatencyIncrease", 0.10)),
@@ -121,8 +127,7 @@ class Builtin:
                 min_samples=int(cfg.get("minSamples", 20)))
         except ValueError as e:
             return "Error", "", f"turnout provider: {e}"
-        gate = metrics.verdict_gate(self.source, arms,
-                                    timedelta(seconds=max(1.0, now - started)), th)
+        gate = metrics.verdict_gate(self.source, arms, since, th)
         phase = {Outcome.PASS: "Successful", Outcome.FAIL: "Failed",
                  Outcome.INCONCLUSIVE: "Inconclusive"}[gate.outcome]
         return phase, json.dumps(list(gate.metrics))[:4000], gate.reason
