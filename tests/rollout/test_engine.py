@@ -126,3 +126,28 @@ def test_state_round_trips_through_json() -> None:
     s = State(**{**s.__dict__, "header": (e.HeaderMatch("a", "b", "prefix"),)})
     assert State.from_json(s.to_json()) == s
     assert State.from_json(None) == State()
+
+
+def test_progress_deadline_aborts_a_stuck_canary_when_asked_to() -> None:
+    plan = Plan(steps=PLAN.steps, scale_down_delay=5.0, progress_deadline=60.0,
+                deadline_aborts=True)
+    s, _ = e.step(healthy(), plan, Inputs(desired="v2", canary_ready=False), 2)
+    s, acts = e.step(s, plan, Inputs(desired="v2", canary_ready=False), 30)
+    assert s.phase is Phase.PROGRESSING and e.Wake(62.0) in acts
+    assert "progress deadline in 32 s" in s.message
+    s, acts = e.step(s, plan, Inputs(desired="v2", canary_ready=False), 62)
+    assert s.phase is Phase.ABORTED and e.Routes(0) in acts
+    assert "ProgressDeadlineExceeded" in s.message and "60 s" in s.message
+
+
+def test_progress_deadline_only_marks_without_abort() -> None:
+    plan = Plan(steps=PLAN.steps, scale_down_delay=5.0, progress_deadline=60.0,
+                deadline_aborts=False)
+    s, _ = e.step(healthy(), plan, Inputs(desired="v2", canary_ready=False), 2)
+    s, acts = e.step(s, plan, Inputs(desired="v2", canary_ready=False), 70)
+    assert s.phase is Phase.PROGRESSING and "ProgressDeadlineExceeded" in s.message
+    assert [a for a in acts if isinstance(a, e.Emit)][0].reason == "ProgressDeadlineExceeded"
+    s, acts = e.step(s, plan, Inputs(desired="v2", canary_ready=False), 80)
+    assert not [a for a in acts if isinstance(a, e.Emit)]  # said once
+    s, _ = e.step(s, plan, Inputs(desired="v2"), 90)  # pods came up: it goes on
+    assert s.weight == 20

@@ -55,6 +55,10 @@ def plan(spec: Obj) -> Plan:
     kind, st = strategy(spec)
     steps: list[engine.Step] = []
     delay = seconds(st.get("abortScaleDownDelaySeconds", st.get("scaleDownDelaySeconds")), 30.0)
+    # progressDeadlineSeconds (600) marks ProgressDeadlineExceeded; it aborts only with
+    # progressDeadlineAbort, as in Argo
+    deadline = float(spec.get("progressDeadlineSeconds") or 600)
+    aborts = bool(spec.get("progressDeadlineAbort", False))
     if kind == "blueGreen":
         if st.get("prePromotionAnalysis"):
             steps.append(engine.Analyze("pre-promotion"))
@@ -62,7 +66,8 @@ def plan(spec: Obj) -> Plan:
             steps.append(engine.Pause(None))
         elif st.get("autoPromotionSeconds"):
             steps.append(engine.Pause(float(st["autoPromotionSeconds"])))
-        return Plan(tuple(steps), scale_down_delay=delay)
+        return Plan(tuple(steps), scale_down_delay=delay, progress_deadline=deadline,
+                    deadline_aborts=aborts)
     for i, s in enumerate(st.get("steps") or []):
         where = f"spec.strategy.canary.steps[{i}]"
         if "setWeight" in s:
@@ -85,7 +90,8 @@ def plan(spec: Obj) -> Plan:
                              "analysis, setHeaderRoute, setMirrorRoute, setCanaryScale)")
     bg = st.get("analysis")
     return Plan(tuple(steps), scale_down_delay=delay,
-                background_from=int(bg.get("startingStep", 0) or 0) if bg else None)
+                background_from=int(bg.get("startingStep", 0) or 0) if bg else None,
+                progress_deadline=deadline, deadline_aborts=aborts)
 
 
 def replica_set(rollout: Obj, rev: str, replicas: int) -> Obj:

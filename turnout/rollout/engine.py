@@ -107,6 +107,10 @@ class Plan:
     inconclusive_pauses: bool = True  # Argo: pause for a human; Flagger: hold the weight
     scale_down_delay: float = 30.0  # seconds between the route change and the scale down
     background_from: int | None = None  # step index where a background analysis starts
+    progress_deadline: float | None = None
+    """Seconds the canary may stay unavailable (`progressDeadlineSeconds`)."""
+    deadline_aborts: bool = True
+    """Flagger rolls back at the deadline; Argo only with `progressDeadlineAbort`."""
 
 
 # --- inputs and outputs ----------------------------------------------------------------------
@@ -355,7 +359,7 @@ def _background(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action
 
 def _walk(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action]) -> State:
     if not inp.canary_ready:
-        return dataclasses.replace(s, message="waiting for canary pods to be available")
+        return _unavailable(s, plan, now, acts)
     gate = inp.gate  # a gate answers one Analyze step only
     while s.step < len(plan.steps):
         st = plan.steps[s.step]
@@ -398,6 +402,26 @@ def _walk(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action]) -> 
                 return dataclasses.replace(s, message=f"inconclusive, holding: {g.reason}")
         s = dataclasses.replace(s, step=s.step + 1, step_started=now, message="")
     return _promote(s, acts)
+
+
+def _unavailable(s: State, plan: Plan, now: float, acts: list[Action]) -> State:
+    """The canary's pods are not available: wait, up to `progressDeadlineSeconds` since the
+    rollout last made progress."""
+    waiting = "waiting for canary pods to be available"
+    if plan.progress_deadline is None:
+        return dataclasses.replace(s, message=waiting)
+    deadline = s.step_started + plan.progress_deadline
+    if now < deadline:
+        acts.append(Wake(deadline))
+        return dataclasses.replace(s, message=f"{waiting} (progress deadline in "
+                                              f"{deadline - now:.0f} s)")
+    reason = (f"ProgressDeadlineExceeded: canary revision {s.canary} not available after "
+              f"{plan.progress_deadline:.0f} s (progressDeadlineSeconds)")
+    if plan.deadline_aborts:
+        return _abort(s, plan, now, acts, reason, (), "ProgressDeadlineExceeded")
+    if s.message != reason:
+        acts.append(Emit("Warning", "ProgressDeadlineExceeded", reason))
+    return dataclasses.replace(s, message=reason)
 
 
 def _promote(s: State, acts: list[Action]) -> State:

@@ -97,7 +97,9 @@ def plan(spec: Obj) -> Plan:
         for w in weights(a):
             steps += [SetWeight(w), Analyze("check")]
     return Plan(steps=tuple(steps), failure_threshold=max(1, int(a.get("threshold") or 1)),
-                inconclusive_pauses=False, scale_down_delay=5.0)
+                inconclusive_pauses=False, scale_down_delay=5.0,
+                progress_deadline=float(spec.get("progressDeadlineSeconds") or 600),
+                deadline_aborts=True)
 
 
 def selector_key(labels: dict[str, str]) -> str:
