@@ -53,7 +53,8 @@ def _condition(field: str, expr: str, result: Any) -> bool:
     except expr_lang.ExprError as e:
         reason = "metric result is nil or empty: no data returned from the metric provider" \
             if result is None or result == [] else e.reason
-        raise ValueError(f"could not evaluate {field} {json.dumps(expr)}: {reason}") from None
+        raise ValueError(f"could not evaluate {field} {json.dumps(expr, ensure_ascii=False)}: "
+                         f"{reason}") from None
 
 
 def metric_phase(metric: Obj, res: Obj) -> str:

@@ -39,8 +39,12 @@ class ExprError(ValueError):
     """An expression that does not compile or fails to run; Argo makes the measurement Error."""
 
     def __init__(self, expression: str, reason: str) -> None:
-        super().__init__(f"could not evaluate {json.dumps(expression)}: {reason}")
+        super().__init__(f"could not evaluate {_quote(expression)}: {reason}")
         self.expression, self.reason = expression, reason
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 class _Fail(Exception):
