@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -249,3 +250,26 @@ async def test_restart_after_turnout_restart_keeps_ip_and_counts(tmp_path: Path,
         assert client.status("default", "keep")["startTime"] == pod["status"]["startTime"]
     finally:
         await second.shutdown(grace=0.5)
+
+
+async def test_without_a_readiness_probe_ready_waits_for_the_declared_port(
+        kubelet: Kubelet, client: FakeClient) -> None:
+    """A Ready pod gets traffic: with no probe, Ready comes once the first declared port
+    accepts connections, not when the process starts (it binds a moment later)."""
+    port = free_port()
+    slow = server_container(port)
+    slow.pop("readinessProbe")
+    slow["command"] = ["python", "-c", "import time; time.sleep(1.0)\n" + SERVER]
+    await kubelet.sync_pod(make_pod("slowbind", [slow]))
+    await client.wait_for(lambda: "running" in client.container(
+        "default", "slowbind", "web").get("state", {}), timeout=10)
+    assert not ready(client, "slowbind")
+    await client.wait_for(lambda: ready(client, "slowbind"), timeout=10)
+    ip = kubelet.pod_ip("default", "slowbind")
+    assert ip is not None
+    _, writer = await asyncio.open_connection(ip, port)  # it listens by then
+    writer.close()
+    # a container that declares no port is Ready as soon as it runs, as on a node
+    await kubelet.sync_pod(make_pod("noport", [{"name": "app", "image": "busybox",
+                                                "command": ["sleep", "30"]}]))
+    await client.wait_for(lambda: ready(client, "noport"), timeout=10)

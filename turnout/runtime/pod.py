@@ -27,6 +27,7 @@ HOST_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ"
             "VIRTUAL_ENV", "SYSTEMROOT")
 EARLY_EXIT = 10.0
 NETWORK_READY_TIMEOUT = 10.0
+IMPLICIT_READY_TIMEOUT = 10.0
 """A container that exits within this many seconds is checked for port conflicts."""
 PORT_HINT = ("pods share this machine's network, so listen on $(POD_IP) instead of 0.0.0.0 "
              "(for example --host=$(POD_IP))")
@@ -346,11 +347,18 @@ class PodWorker:
                 rec.state = {"running": {"startedAt": status.now_rfc3339(proc.started_at)}}
                 has_startup = bool(c.get("startupProbe")) and not init
                 rec.started = not has_startup
-                rec.ready = not init and not c.get("readinessProbe") and rec.started
+                implicit = not init and not c.get("readinessProbe") and rec.started
+                port = _first_tcp_port(c) if implicit else None
+                # without a readiness probe, Ready waits for the first declared port to accept
+                # connections: a process needs a moment to bind, and a Ready pod gets traffic
+                rec.ready = implicit and port is None
                 self.changed()
                 await self._event("Normal", "Created", f"Created container {name}", name, init)
                 await self._event("Normal", "Started", f"Started container {name}", name, init)
                 watchers = [] if init else self._start_probes(c, rec, proc, container_env, cwd)
+                if port is not None:
+                    watchers.append(asyncio.create_task(self._ready_when_listening(
+                        name, rec, port)))
                 try:
                     code = await proc.wait()
                 finally:
@@ -460,6 +468,28 @@ class PodWorker:
                 return
             await asyncio.sleep(settings.period)
 
+    async def _ready_when_listening(self, name: str, rec: status.ContainerRecord,
+                                    port: int) -> None:
+        """Ready once `port` accepts a TCP connection on the pod's IP (bounded)."""
+        deadline = time.monotonic() + IMPLICIT_READY_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(self.ip, port), 1.0)
+            except (OSError, TimeoutError):
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            break
+        else:
+            await self._event("Warning", "NotListening",
+                              f"container {name} declares port {port} but nothing listened on "
+                              f"{self.ip}:{port} within {IMPLICIT_READY_TIMEOUT:.0f} s; marked "
+                              "Ready anyway (add a readinessProbe to say when it is)", name)
+        rec.ready = True
+        self.changed()
+
     async def _kill_unhealthy(self, name: str, proc: ContainerProcess, which: str) -> None:
         await self._event("Normal", "Killing",
                           f"Container {name} failed {which} probe, will be restarted", name)
@@ -502,3 +532,12 @@ def _session(pid: int) -> int | None:
         return os.getsid(pid)
     except OSError:
         return None
+
+
+def _first_tcp_port(c: Obj) -> int | None:
+    """The first TCP containerPort a container declares, if any."""
+    for p in c.get("ports") or []:
+        if isinstance(p, dict) and str(p.get("protocol") or "TCP") == "TCP" and \
+                isinstance(p.get("containerPort"), int):
+            return int(p["containerPort"])
+    return None
