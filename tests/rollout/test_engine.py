@@ -146,7 +146,7 @@ def test_progress_deadline_only_marks_without_abort() -> None:
     s, _ = e.step(healthy(), plan, Inputs(desired="v2", canary_ready=False), 2)
     s, acts = e.step(s, plan, Inputs(desired="v2", canary_ready=False), 70)
     assert s.phase is Phase.PROGRESSING and "ProgressDeadlineExceeded" in s.message
-    assert [a for a in acts if isinstance(a, e.Emit)][0].reason == "ProgressDeadlineExceeded"
+    assert next(a for a in acts if isinstance(a, e.Emit)).reason == "ProgressDeadlineExceeded"
     s, acts = e.step(s, plan, Inputs(desired="v2", canary_ready=False), 80)
     assert not [a for a in acts if isinstance(a, e.Emit)]  # said once
     s, _ = e.step(s, plan, Inputs(desired="v2"), 90)  # pods came up: it goes on
