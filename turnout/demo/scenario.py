@@ -153,6 +153,10 @@ class Scenario:
 
     def check_all_ads(self, step: str, what: str, node_port: int, version: str, n: int,
                       products: float = 0.0) -> None:
+        # as a user reloads a page that is not up yet: `rollout status` returns once the pods
+        # are Ready, and the mesh learns of them a few tens of milliseconds later
+        self.wait_until(f"{self.url(node_port)} to answer", lambda: load.run(
+            self.url(node_port), requests=1, concurrency=1).statuses.get(200) == 1, timeout=15)
         tally = load.run(self.url(node_port), requests=n, concurrency=4, products=products)
         self.check(step, what, repr(dict(tally.ads)), f"{{'{version}': {n}}}",
                    dict(tally.ads) == {version: n})
