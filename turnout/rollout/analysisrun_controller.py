@@ -1,27 +1,35 @@
 """The controller that takes an `AnalysisRun`'s measurements and decides its phase.
 
-Why this exists: Rollouts (and users, with `kubectl create -f run.yaml`) create AnalysisRuns; this
-loop measures every metric when due through its provider, keeps Argo's counters in
-`status.metricResults`, and sets `status.phase` (Running, Successful, Failed, Error,
-Inconclusive) with a message taken from the deciding measurement. `spec.terminate` ends a run as
-Successful, as Argo does when a rollout no longer needs its background analysis.
+Why this exists: Rollouts, Experiments and users (`kubectl create -f run.yaml`) create
+AnalysisRuns; this loop resolves the run's `{{args.x}}` (Secrets through `secretKeyRef`, their
+values redacted from messages), measures every metric when due through its provider, keeps
+Argo's counters in `status.metricResults`, and sets `status.phase` (Running, Successful, Failed,
+Error, Inconclusive) with Argo's message (`Metric "sr" assessed Failed due to failed (1) >
+failureLimit (0)`), `runSummary` and `dryRunSummary`. A run that cannot be resolved or is invalid
+ends in Error with the reason, never silently. `spec.terminate` ends a run (Successful unless a
+metric already decided otherwise), as Argo does when a rollout no longer needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from turnout.controllers.base import Controller, Key
+from turnout.controllers.events import Recorder
 from turnout.rollout import analysis_run, common
-from turnout.rollout.flagger import seconds
 from turnout.rollout.providers import Providers
 from turnout.store.db import Event
 from turnout.store.objects import Objects, now_iso
 from turnout.types import Obj
 
 RUN = "analysisruns.argoproj.io"
+SECRET_PLACEHOLDER = "temp-for-secret"
+log = logging.getLogger("turnout.rollout.analysisrun")
 
 
 class AnalysisRunController(Controller):
@@ -31,6 +39,9 @@ class AnalysisRunController(Controller):
     def __init__(self, objects: Objects, providers: Providers) -> None:
         super().__init__(objects)
         self.providers = providers
+        self.events = Recorder(objects, "rollouts-controller")
+        self.errors = 0
+        """Runs ended in Error because they could not be resolved or were invalid."""
 
     def all_keys(self) -> Iterable[Key]:
         return [(o["metadata"]["namespace"], o["metadata"]["name"])
@@ -46,6 +57,26 @@ class AnalysisRunController(Controller):
         if wake is not None:
             common.schedule(self.enqueue, key, wake)
 
+    # -- secrets -------------------------------------------------------------------------------
+
+    def _secret_reader(self, namespace: str, seen: set[str]) -> Callable[[str, str], str]:
+        def read(name: str, key: str) -> str:
+            sec = common.get(self.objects, "secrets", namespace, name)
+            if sec is None:
+                raise ValueError(f'secrets "{name}" not found')
+            data = sec.get("data") or {}
+            if key not in data:
+                raise ValueError(f"key '{key}' does not exist in secret '{name}'")
+            try:
+                value = base64.b64decode(str(data[key])).decode()
+            except (binascii.Error, UnicodeDecodeError) as e:
+                raise ValueError(f"key '{key}' of secret '{name}' is not text: {e}") from None
+            seen.add(value)
+            return value
+        return read
+
+    # -- one pass ------------------------------------------------------------------------------
+
     def sync(self, key: Key, now: float) -> float | None:
         run = common.get(self.objects, RUN, *key)
         if run is None:
@@ -56,36 +87,98 @@ class AnalysisRunController(Controller):
         spec = run.get("spec") or {}
         metrics: list[Obj] = list(spec.get("metrics") or [])
         started = float(st.get("startedAtEpoch") or now)
-        results = {r["name"]: r for r in st.get("metricResults") or []}
-        dry = {d.get("metricName") for d in spec.get("dryRun") or []}
-        dry = {m["name"] for m in metrics} if "*" in dry else {str(d) for d in dry if d}
-        if spec.get("terminate"):
-            phase, message = "Successful", "run terminated"
-        else:
-            for m in metrics:
-                res = results.get(m["name"], {"name": m["name"]})
-                if analysis_run.due(m, res, started, now):
-                    ph, value, msg = self.providers.measure(m, run, now)
-                    res = analysis_run.record(res, ph, value, msg, now)
-                res["phase"] = analysis_run.metric_phase(m, res)
+        base = {**st, "startedAtEpoch": started, "startedAt": st.get("startedAt") or now_iso()}
+        results = {r["name"]: dict(r) for r in st.get("metricResults") or []}
+        # placeholders first (secrets read only when a measurement is due), as Argo does
+        plain = {str(a.get("name")): SECRET_PLACEHOLDER if (a.get("valueFrom") or {}).get(
+            "secretKeyRef") else a.get("value") for a in spec.get("args") or []}
+        try:
+            values = {k: str(v) for k, v in plain.items() if v is not None}
+            resolved = [analysis_run.resolve(m, values) for m in metrics]
+        except ValueError as e:
+            self._error(run, base, f"Unable to resolve metric arguments: {e}")
+            return None
+        try:
+            problem = "no metrics specified" if not metrics else ""
+            names: set[str] = set()
+            for i, m in enumerate(resolved):
+                why = analysis_run.validate_metric(m)
+                if m.get("name") in names:
+                    why = f"duplicate name '{m.get('name')}'"
+                names.add(str(m.get("name")))
+                if why and not problem:
+                    problem = f"metrics[{i}]: {why}"
+            if problem:
+                raise ValueError(problem)
+            dry = analysis_run.dry_run_names(spec.get("dryRun") or [], resolved)
+            keep = analysis_run.retention_limits(spec.get("measurementRetention") or [],
+                                                 resolved)
+        except ValueError as e:
+            self._error(run, base, f"Analysis spec invalid: {e}")
+            return None
+        ending = analysis_run.terminating(spec, results)
+        due = [(i, m) for i, m in enumerate(resolved)
+               if analysis_run.due(m, results.get(m["name"], {}), started, now, ending)]
+        if due:
+            secrets: set[str] = set()
+            try:
+                real_values = analysis_run.arg_values(
+                    spec.get("args") or [], self._secret_reader(key[0], secrets))
+            except ValueError as e:
+                self._error(run, base, f"Unable to resolve metric arguments: {e}")
+                return None
+            for i, m in due:
+                real = analysis_run.resolve(metrics[i], real_values)
+                phase, value, msg = self.providers.measure(real, run, now)
+                for s in secrets:
+                    if s:
+                        msg = msg.replace(s, "*****")
+                        value = value.replace(s, "*****")
+                res = results.get(m["name"]) or {"name": m["name"], "phase": "Running"}
+                res = analysis_run.record(res, phase, value, msg, now)
                 if m["name"] in dry:
                     res["dryRun"] = True
                 results[m["name"]] = res
-            phase = analysis_run.run_phase(metrics, results, dry)
-            deciding = [r for r in results.values() if r.get("phase") == phase
-                        and r["name"] not in dry]
-            message = "; ".join(f"{r['name']}: {r.get('message', '')}" for r in deciding
-                                if r.get("message")) if phase != "Running" else ""
-        new = {**st, "phase": phase, "message": message, "startedAtEpoch": started,
-               "startedAt": st.get("startedAt") or now_iso(),
-               "metricResults": [results[m["name"]] for m in metrics if m["name"] in results]}
-        if new != st:
-            rt = self.objects.registry.by_key(RUN)
-            assert rt is not None
-            self.objects.update(rt, key[0], key[1], {"status": new}, subresource="status")
-        if phase != "Running":
+        prev = {n: r.get("phase") for n, r in results.items()}
+        a = analysis_run.assess(resolved, results, dry, ending, bool(spec.get("terminate")))
+        if a.phase == "Running" and analysis_run.terminating(spec, results):
+            a = analysis_run.assess(resolved, results, dry, True, bool(spec.get("terminate")))
+        for name, res in results.items():
+            results[name] = analysis_run.trim(res, keep.get(name, analysis_run.RETENTION))
+            if res.get("phase") != prev.get(name) and res.get("phase") in analysis_run.TERMINAL:
+                bad = res["phase"] in ("Failed", "Error")
+                self.events.record(run, "Warning" if bad else "Normal", f"Metric{res['phase']}",
+                                   f"Metric '{name}' Completed. Result: {res['phase']}")
+        new = {**base, "phase": a.phase, "message": a.message,
+               "metricResults": [results[m["name"]] for m in resolved if m["name"] in results],
+               "runSummary": a.summary}
+        if dry:
+            new["dryRunSummary"] = a.dry_summary
+        if a.phase in analysis_run.TERMINAL:
+            new["completedAt"] = now_iso()
+        self._write(run, st, new)
+        if a.phase != "Running":
             return None
-        nexts = [float(r.get("lastMeasuredAt", started)) + seconds(m.get("interval"), 0.0)
-                 for m in metrics for r in [results.get(m["name"], {})]
-                 if r.get("phase") == "Running"]
+        nexts = [t for m in resolved for t in [analysis_run.next_at(
+            m, results.get(m["name"], {}), started)] if t is not None]
         return max(now + 0.1, min(nexts)) if nexts else None
+
+    def _write(self, run: Obj, old: Obj, new: Obj) -> None:
+        if new == old:
+            return
+        rt = self.objects.registry.by_key(RUN)
+        assert rt is not None
+        self.objects.update(rt, run["metadata"]["namespace"], run["metadata"]["name"],
+                            {"status": new}, subresource="status")
+        if new.get("phase") in analysis_run.TERMINAL and old.get("phase") != new.get("phase"):
+            bad = new["phase"] in ("Failed", "Error")
+            self.events.record(run, "Warning" if bad else "Normal", f"AnalysisRun{new['phase']}",
+                               f"Analysis Completed. Result: {new['phase']}"
+                               + (f": {new['message']}" if bad and new.get("message") else ""))
+
+    def _error(self, run: Obj, base: Obj, message: str) -> None:
+        self.errors += 1
+        log.warning("analysis run %s/%s: %s", run["metadata"]["namespace"],
+                    run["metadata"]["name"], message)
+        self._write(run, dict(run.get("status") or {}),
+                    {**base, "phase": "Error", "message": message, "completedAt": now_iso()})

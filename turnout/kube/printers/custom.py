@@ -67,6 +67,13 @@ ISTIO_COLUMNS: dict[str, tuple[Obj, ...]] = {
 }
 """Istio kinds whose CRDs declare printer columns; Gateway, Sidecar, EnvoyFilter declare none."""
 
+_ARGO_AGE = _pc("Age", ".metadata.creationTimestamp", "Time since resource was created", "date")
+
+ARGO_COLUMNS: dict[str, tuple[Obj, ...]] = {
+    "AnalysisRun": (_pc("Status", ".status.phase", "AnalysisRun status"), _ARGO_AGE),
+}
+"""Argo Rollouts kinds, with the columns of its CRDs (manifests/crds/*-crd.yaml)."""
+
 DEFAULT_COLUMNS: tuple[Obj, ...] = (
     _pc("Age", ".metadata.creationTimestamp", CREATED_DESC, "date"),
 )
