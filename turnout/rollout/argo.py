@@ -11,11 +11,10 @@ Pure: no I/O.
 from __future__ import annotations
 
 import copy
-import json
 import math
 
 from turnout.controllers.workloads import template_hash
-from turnout.rollout import analysis_run, engine
+from turnout.rollout import engine
 from turnout.rollout.engine import HeaderMatch, Phase, Plan, State
 from turnout.rollout.flagger import seconds
 from turnout.rollout.routers.istio import HASH_LABEL
@@ -131,42 +130,19 @@ def scales(spec: Obj, s: State, routed: bool) -> dict[str, int]:
     return out
 
 
-def analysis_templates(refs: list[Obj]) -> list[tuple[str, bool]]:
-    return [(str(r.get("templateName")), bool(r.get("clusterScope"))) for r in refs or []]
+def _run_status(run: Obj | None) -> Obj | None:
+    if run is None:
+        return None
+    st = run.get("status") or {}
+    out: Obj = {"name": run["metadata"]["name"], "status": st.get("phase") or "Pending"}
+    if st.get("message"):
+        out["message"] = st["message"]
+    return out
 
 
-def render_analysis_run(rollout: Obj, name: str, templates: list[Obj], args: list[Obj],
-                 arms: Obj) -> Obj:
-    """An AnalysisRun merging ``templates``' metrics with ``args`` substituted."""
-    values = {str(a.get("name")): str(a.get("value", "")) for a in args if "value" in a}
-    metrics: list[Obj] = []
-    dry: list[Obj] = []
-    for t in templates:
-        ts = t.get("spec") or {}
-        for a in ts.get("args") or []:
-            if "value" in a:
-                values.setdefault(str(a["name"]), str(a["value"]))
-        metrics += ts.get("metrics") or []
-        dry += ts.get("dryRun") or []
-    meta = rollout["metadata"]
-    spec: Obj = {"metrics": analysis_run.substitute(copy.deepcopy(metrics), values),
-                 "args": [{"name": k, "value": v} for k, v in values.items()]}
-    if dry:
-        spec["dryRun"] = dry
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
-            "metadata": {"name": name, "namespace": meta["namespace"],
-                         "labels": {"rollouts-pod-template-hash": arms.get("canary_hash", ""),
-                                    "rollout.argoproj.io/name": meta["name"]},
-                         "annotations": {"turnout.dev/arms": json.dumps(arms)},
-                         "ownerReferences": [{"apiVersion": "argoproj.io/v1alpha1",
-                                              "kind": "Rollout", "name": meta["name"],
-                                              "uid": meta.get("uid", ""), "controller": True,
-                                              "blockOwnerDeletion": True}]},
-            "spec": spec}
-
-
-def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj], run_names: list[str],
-           now_iso: str) -> Obj:
+def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj],
+           runs: dict[str, Obj], now_iso: str) -> Obj:
+    """The Argo-shaped status; ``runs`` are the current AnalysisRuns by `rollout-type`."""
     spec = rollout["spec"]
     old = rollout.get("status") or {}
     kind, _ = strategy(spec)
@@ -226,8 +202,15 @@ def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj], run_n
                                                 "weight": s.weight},
                                      "stable": {"podTemplateHash": stable,
                                                 "weight": 100 - s.weight}},
-                         "currentStepAnalysisRunStatus": {"name": run_names[0]}
-                         if run_names else None}
+                         "currentStepAnalysisRunStatus": _run_status(runs.get("Step")),
+                         "currentBackgroundAnalysisRunStatus": _run_status(
+                             runs.get("Background"))}
+        out["canary"] = {k: v for k, v in out["canary"].items() if v is not None}
     else:
-        out["blueGreen"] = {"activeSelector": stable, "previewSelector": current}
+        out["blueGreen"] = {"activeSelector": stable, "previewSelector": current,
+                            "prePromotionAnalysisRunStatus": _run_status(
+                                runs.get("PrePromotion")),
+                            "postPromotionAnalysisRunStatus": _run_status(
+                                runs.get("PostPromotion"))}
+        out["blueGreen"] = {k: v for k, v in out["blueGreen"].items() if v is not None}
     return {k: v for k, v in out.items() if v is not None}

@@ -10,6 +10,8 @@ down, and writes an Argo-shaped status whose `turnout` field is the engine state
 from __future__ import annotations
 
 import copy
+import json
+import logging
 import time
 from collections.abc import Iterable
 
@@ -18,9 +20,10 @@ from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder
 from turnout.controllers.workloads import owned_by
 from turnout.kube import errors
-from turnout.rollout import argo, common, engine, metrics
+from turnout.rollout import argo, argo_analysis, common, engine, metrics
 from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
 from turnout.rollout.flagger import COMMAND
+from turnout.rollout.providers import ARMS
 from turnout.rollout.routers import Router
 from turnout.rollout.routers.istio import Destination, IstioRoute, IstioRouter
 from turnout.rollout.routers.nginx import NginxRoute, NginxRouter
@@ -34,6 +37,14 @@ RS = "replicasets.apps"
 RUN = "analysisruns.argoproj.io"
 OUTCOME = {"Successful": Outcome.PASS, "Failed": Outcome.FAIL, "Error": Outcome.FAIL,
            "Inconclusive": Outcome.INCONCLUSIVE}
+FAILED_PREFIX = {"Step": "Step-based analysis phase error/failed",
+                 "Background": "Background analysis phase error/failed",
+                 "PrePromotion": "Blue/green pre-promotion analysis phase error/failed",
+                 "PostPromotion": "Blue/green post-promotion analysis phase error/failed"}
+TEMPLATE_KEYS = (argo_analysis.TEMPLATE, argo_analysis.CLUSTER_TEMPLATE)
+INVALID_RETRY = 20.0
+"""Seconds before an invalid Rollout is looked at again (Argo's requeue), besides on events."""
+log = logging.getLogger("turnout.rollout.argo")
 
 
 class RolloutController(Controller):
@@ -44,6 +55,10 @@ class RolloutController(Controller):
         super().__init__(objects)
         self.events = Recorder(objects, "rollouts-controller")
         self.clock = time.time
+        self.run_errors = 0
+        """AnalysisRuns that could not be created (each also an Event on the Rollout)."""
+        self.invalid = 0
+        """Reconciles that found an invalid spec (each also the InvalidSpec condition)."""
 
     def all_keys(self) -> Iterable[Key]:
         return [(o["metadata"]["namespace"], o["metadata"]["name"])
@@ -56,6 +71,9 @@ class RolloutController(Controller):
             for ref in ev.obj["metadata"].get("ownerReferences") or []:
                 if ref.get("kind") == "Rollout":
                     yield (ev.namespace, ref["name"])
+        elif ev.key in TEMPLATE_KEYS:  # a template a Rollout waits for may have arrived
+            for o in self.store.iter(ROLLOUT, ev.namespace or None):
+                yield (o["metadata"]["namespace"], o["metadata"]["name"])
 
     async def reconcile(self, key: Key) -> None:
         wake = self.sync(key, self.clock())
@@ -72,13 +90,17 @@ class RolloutController(Controller):
             plan = argo.plan(spec)
         except ValueError as e:
             self._invalid(ro, str(e))
-            return None
+            return now + INVALID_RETRY
+        problem = self._references(ro)
+        if problem:
+            self._invalid(ro, problem)
+            return now + INVALID_RETRY
         state = State.from_json((ro.get("status") or {}).get("turnout"))
         rev = argo.revision(spec.get("template") or {})
         rss = {r["metadata"]["labels"].get("rollouts-pod-template-hash", ""): r
                for r in self.store.iter(RS, ns) if owned_by(r, ro["metadata"]["uid"])}
         command = self._command(ro, state)
-        runs: list[str] = []
+        runs: dict[str, Obj] = {}
         gate = background = None
         if state.in_flight or state.phase is Phase.ABORTED:
             gate, background, runs = self._analysis(ro, spec, plan, state, now, command)
@@ -149,51 +171,62 @@ class RolloutController(Controller):
 
     # -- analysis ------------------------------------------------------------------------------
 
+    def _lookup(self, ns: str) -> argo_analysis.Lookup:
+        def look(name: str, cluster: bool) -> Obj | None:
+            if cluster:
+                return common.get(self.objects, argo_analysis.CLUSTER_TEMPLATE, "", name)
+            return common.get(self.objects, argo_analysis.TEMPLATE, ns, name)
+        return look
+
+    def _references(self, ro: Obj) -> str:
+        """The first analysis reference that could not make a run, as a field error."""
+        lookup = self._lookup(ro["metadata"]["namespace"])
+        for ref in argo_analysis.refs(ro.get("spec") or {}):
+            try:
+                argo_analysis.check_ref(ref, lookup, ro)
+            except argo_analysis.FieldError as e:
+                return str(e)
+        return ""
+
     def _analysis(self, ro: Obj, spec: Obj, plan: engine.Plan, s: State, now: float,
-                  command: Command | None) -> tuple[Gate | None, Gate | None, list[str]]:
-        kind, st = argo.strategy(spec)
+                  command: Command | None) -> tuple[Gate | None, Gate | None, dict[str, Obj]]:
+        kind, _ = argo.strategy(spec)
         base = f"{ro['metadata']['name']}-{s.canary}-{s.attempt}"
-        names: list[str] = []
+        runs: dict[str, Obj] = {}
         gate = background = None
-        if s.phase in (Phase.PROGRESSING, Phase.PAUSED) and s.step < len(plan.steps) and \
-                isinstance(plan.steps[s.step], engine.Analyze):
+        step = plan.steps[s.step] if s.step < len(plan.steps) else None
+        refs = {(r.kind, r.step): r for r in argo_analysis.refs(spec)}
+        if s.phase in (Phase.PROGRESSING, Phase.PAUSED) and isinstance(step, engine.Analyze):
             if kind == "blueGreen":
-                ref = st.get("prePromotionAnalysis") or {}
+                rtype = "PostPromotion" if step.name == "post-promotion" else "PrePromotion"
+                ref, name = refs.get((rtype, None)), f"{base}-{rtype[:-9].lower()}"
             else:
-                ref = (st.get("steps") or [])[s.step].get("analysis") or {}
-            run_name = f"{base}-{s.step}"
-            names.append(run_name)
-            run = self._ensure_run(ro, run_name, ref, s)
-            if run is not None and s.phase is Phase.PROGRESSING:
-                gate = _gate(run)
-        bg = st.get("analysis") if kind == "canary" else None
+                rtype, name = "Step", f"{base}-{s.step}"
+                ref = refs.get(("Step", s.step))
+            run = self._ensure_run(ro, name, ref, s, rtype) if ref is not None else None
+            if run is not None:
+                runs[rtype] = run
+                if s.phase is Phase.PROGRESSING:
+                    gate = _gate(run, FAILED_PREFIX[rtype])
+        bg = refs.get(("Background", None)) if kind == "canary" else None
         if bg and plan.background_from is not None and s.step >= plan.background_from and \
                 s.phase in (Phase.PROGRESSING, Phase.PAUSED):
-            run_name = f"{base}-bg"
-            names.append(run_name)
-            run = self._ensure_run(ro, run_name, bg, s)
+            run = self._ensure_run(ro, base, bg, s, "Background")
             if run is not None and command is Command.PROMOTE and _gate(run) is not None:
-                self._delete_run(ro, run_name)  # the human accepted it: measure afresh
-            elif run is not None and s.phase is Phase.PROGRESSING:
-                background = _gate(run)
-        self._terminate_runs(ro, keep=tuple(names))
-        return gate, background, names
+                self._delete_run(ro, base)  # the human accepted it: measure afresh
+            elif run is not None:
+                runs["Background"] = run
+                if s.phase is Phase.PROGRESSING:
+                    background = _gate(run, FAILED_PREFIX["Background"])
+        self._terminate_runs(ro, keep=tuple(r["metadata"]["name"] for r in runs.values()))
+        return gate, background, runs
 
-    def _ensure_run(self, ro: Obj, name: str, ref: Obj, s: State) -> Obj | None:
+    def _ensure_run(self, ro: Obj, name: str, ref: argo_analysis.Ref, s: State,
+                    rtype: str) -> Obj | None:
         ns = ro["metadata"]["namespace"]
         have = common.get(self.objects, RUN, ns, name)
         if have is not None:
             return have
-        templates = []
-        for tname, cluster in argo.analysis_templates(ref.get("templates") or []):
-            key = "clusteranalysistemplates.argoproj.io" if cluster else \
-                "analysistemplates.argoproj.io"
-            t = common.get(self.objects, key, "" if cluster else ns, tname)
-            if t is None:
-                self.events.record(ro, "Warning", "AnalysisTemplateNotFound",
-                                   f"analysis template {tname!r} not found")
-                return None
-            templates.append(t)
         stable_rs = common.get(self.objects, RS, ns, f"{ro['metadata']['name']}-{s.stable}")
         tmpl = ro["spec"].get("template") or {}
         # Argo's arms: the stable and canary ReplicaSets of this Rollout, by template hash
@@ -203,7 +236,25 @@ class RolloutController(Controller):
                 "stable": metrics.arm_of(workload, s.stable or "", stable_tmpl).to_json(),
                 "canary": metrics.arm_of(workload, s.canary or "", tmpl).to_json(),
                 "started": s.started, "canary_hash": s.canary}
-        body = argo.render_analysis_run(ro, name, templates, ref.get("args") or [], arms)
+        labels = {**((ro["spec"].get("selector") or {}).get("matchLabels") or {}),
+                  argo_analysis.HASH_LABEL: s.canary, argo_analysis.TYPE_LABEL: rtype}
+        if ref.step is not None:
+            labels[argo_analysis.STEP_LABEL] = str(ref.step)
+        try:
+            templates = argo_analysis.collect(ref.spec.get("templates") or [],
+                                              self._lookup(ns), ref.path)
+            args = argo_analysis.rollout_args(ref.spec.get("args") or [], s.stable, s.canary, ro)
+            body = argo_analysis.new_run(
+                templates, args, ref.spec, name=name, namespace=ns, owner=ro, labels=labels,
+                annotations={"rollout.argoproj.io/revision": str(s.attempt),
+                             ARMS: json.dumps(arms)})
+        except ValueError as e:
+            self.run_errors += 1
+            log.warning("rollout %s/%s: analysis run %s not created: %s", ns,
+                        ro["metadata"]["name"], name, e)
+            self.events.record(ro, "Warning", "AnalysisRunError",
+                               f"analysis run {name} not created: {e}")
+            return None
         rt = self.objects.registry.by_key(RUN)
         assert rt is not None
         run = self.objects.create(rt, ns, body)
@@ -309,7 +360,7 @@ class RolloutController(Controller):
     # -- status --------------------------------------------------------------------------------
 
     def _write_status(self, ro: Obj, s: State, plan: engine.Plan, rss: dict[str, Obj],
-                      runs: list[str]) -> None:
+                      runs: dict[str, Obj]) -> None:
         rt = self.objects.registry.by_key(ROLLOUT)
         assert rt is not None
         old = ro.get("status") or {}
@@ -321,19 +372,32 @@ class RolloutController(Controller):
                             {"metadata": {"resourceVersion": ro["metadata"].get(
                                 "resourceVersion")}, "status": st}, subresource="status")
 
-    def _invalid(self, ro: Obj, message: str) -> None:
+    def _invalid(self, ro: Obj, problem: str) -> None:
+        """Degraded with the InvalidSpec condition and a Warning Event, as Argo reports it."""
+        self.invalid += 1
         rt = self.objects.registry.by_key(ROLLOUT)
         assert rt is not None
+        name = ro["metadata"]["name"]
+        text = problem if problem.startswith("The Rollout") else \
+            f'The Rollout "{name}" is invalid: {problem}'
         st = dict(ro.get("status") or {})
-        if st.get("message") == message:
+        conds = [c for c in st.get("conditions") or [] if c.get("type") != "InvalidSpec"]
+        old: Obj = next((c for c in st.get("conditions") or []
+                         if c.get("type") == "InvalidSpec"), {})
+        if old.get("message") == text and st.get("phase") == "Degraded":
             return
-        st.update({"phase": "Degraded", "message": message})
+        log.warning("rollout %s/%s: %s", ro["metadata"]["namespace"], ro["metadata"]["name"],
+                    text)
+        ts = now_iso()
+        conds.append({"type": "InvalidSpec", "status": "True", "reason": "InvalidSpec",
+                      "message": text, "lastUpdateTime": ts, "lastTransitionTime": ts})
+        st.update({"phase": "Degraded", "message": f"InvalidSpec: {text}", "conditions": conds,
+                   "observedGeneration": str(ro["metadata"].get("generation", 1))})
         self.objects.update(rt, ro["metadata"]["namespace"], ro["metadata"]["name"],
                             {"status": st}, subresource="status")
-        self.events.record(ro, "Warning", "InvalidSpec", message)
+        self.events.record(ro, "Warning", "InvalidSpec", text)
 
-
-def _gate(run: Obj) -> Gate | None:
+def _gate(run: Obj, failed_prefix: str = "") -> Gate | None:
     st = run.get("status") or {}
     outcome = OUTCOME.get(str(st.get("phase", "")))
     if outcome is None:
@@ -342,6 +406,8 @@ def _gate(run: Obj) -> Gate | None:
                   "value": (r.get("measurements") or [{}])[-1].get("value"),
                   "message": r.get("message", "")} for r in st.get("metricResults") or [])
     reason = st.get("message") or f"analysis run {run['metadata']['name']} {st.get('phase')}"
+    if outcome is Outcome.FAIL and failed_prefix:
+        reason = f"{failed_prefix}: {reason}"
     return Gate(outcome, f"{run['metadata']['name']}: {reason}", mets)
 
 
