@@ -46,7 +46,8 @@ def rollout(name: str = "demo", strategy: Obj | None = None, replicas: int = 1,
                  "metadata": {"name": name, "labels": labels or {}},
                  "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "demo"}},
                           "template": pod_template(),
-                          "strategy": strategy or {"canary": {"steps": [{"setWeight": 50}]}},
+                          "strategy": strategy if strategy is not None else
+                          {"canary": {"steps": [{"setWeight": 50}]}},
                           **spec}}
     return body
 

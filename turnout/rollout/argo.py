@@ -51,6 +51,13 @@ def _header_route(s: Obj) -> engine.SetHeaderRoute:
 
 def plan(spec: Obj) -> Plan:
     """Raises ValueError naming the field for a step turnout cannot run."""
+    try:
+        return _plan(spec)
+    except (TypeError, AttributeError) as e:  # a malformed spec (argo_spec says which field)
+        raise ValueError(f"spec.strategy: cannot be read: {e}") from None
+
+
+def _plan(spec: Obj) -> Plan:
     kind, st = strategy(spec)
     steps: list[engine.Step] = []
     delay = seconds(st.get("abortScaleDownDelaySeconds", st.get("scaleDownDelaySeconds")), 30.0)

@@ -20,7 +20,7 @@ from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder
 from turnout.controllers.workloads import owned_by
 from turnout.kube import errors
-from turnout.rollout import argo, argo_analysis, common, engine, metrics
+from turnout.rollout import argo, argo_analysis, argo_spec, common, engine, metrics
 from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
 from turnout.rollout.flagger import COMMAND
 from turnout.rollout.providers import ARMS
@@ -86,6 +86,10 @@ class RolloutController(Controller):
         if ro is None or ro["metadata"].get("deletionTimestamp"):
             return None
         spec = ro.get("spec") or {}
+        causes = argo_spec.validate(ro)
+        if causes:
+            self._invalid(ro, argo_spec.message(ro, causes[0]))
+            return now + INVALID_RETRY
         try:
             plan = argo.plan(spec)
         except ValueError as e:
