@@ -127,3 +127,28 @@ def test_validate_is_pure_and_accepts_the_argo_examples_shapes() -> None:
     assert argo_spec.validate(ref) == []
     ref["spec"]["template"] = pod_template()
     assert "template must be empty" in argo_spec.validate(ref)[0].message
+
+
+def test_kubectl_get_rollout_columns_with_and_without_the_crd() -> None:
+    from datetime import UTC, datetime
+
+    from turnout.kube.printers import printer_for
+    from turnout.kube.printers.custom import ARGO_COLUMNS
+    from turnout.kube.resources import type_from_crd
+
+    w = World()
+    w.create(ROLLOUT, rollout(replicas=3))
+    w.run(2)
+    obj = w.get(ROLLOUT, "demo")
+    crd = {"spec": {"group": "argoproj.io", "scope": "Namespaced",
+                    "names": {"kind": "Rollout", "plural": "rollouts"},
+                    "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                                  "additionalPrinterColumns": list(ARGO_COLUMNS["Rollout"])}]}}
+    with_crd = type_from_crd(crd)
+    assert with_crd is not None
+    for rtype in (w.o.registry.by_key(ROLLOUT), with_crd):
+        assert rtype is not None
+        p = printer_for(rtype)
+        assert [c["name"] for c in p.columns] == ["Name", "Desired", "Current", "Up-to-date",
+                                                  "Available", "Age"]
+        assert p.row(obj, datetime.now(UTC))[:5] == ["demo", 3, 3, 3, 3]
