@@ -133,8 +133,7 @@ def test_kubectl_get_rollout_columns_with_and_without_the_crd() -> None:
     from datetime import UTC, datetime
 
     from turnout.kube.printers import printer_for
-    from turnout.kube.printers.custom import ARGO_COLUMNS
-    from turnout.kube.resources import type_from_crd
+    from turnout.kube.resources import ARGO_COLUMNS, type_from_crd
 
     w = World()
     w.create(ROLLOUT, rollout(replicas=3))

@@ -74,6 +74,29 @@ def _rt(group: str, versions: str, kind: str, plural: str, namespaced: bool = Tr
 
 ISTIO_NET = "networking.istio.io"
 ARGO = "argoproj.io"
+
+
+def _pc(name: str, path: str, desc: str, type_: str = "string") -> Obj:
+    return {"name": name, "type": type_, "jsonPath": path, "description": desc}
+
+
+_ARGO_AGE = _pc("Age", ".metadata.creationTimestamp", "Time since resource was created", "date")
+ARGO_COLUMNS: dict[str, tuple[Obj, ...]] = {
+    "Rollout": (
+        _pc("Desired", ".spec.replicas", "Number of desired pods", "integer"),
+        _pc("Current", ".status.replicas",
+            "Total number of non-terminated pods targeted by this rollout", "integer"),
+        _pc("Up-to-date", ".status.updatedReplicas", "Total number of non-terminated pods "
+            "targeted by this rollout that have the desired template spec", "integer"),
+        _pc("Available", ".status.availableReplicas", "Total number of available pods (ready "
+            "for at least minReadySeconds) targeted by this rollout", "integer"),
+        _ARGO_AGE,
+    ),
+    "AnalysisRun": (_pc("Status", ".status.phase", "AnalysisRun status"), _ARGO_AGE),
+    "Experiment": (_pc("Status", ".status.phase", "Experiment status"), _ARGO_AGE),
+}
+"""The printer columns of Argo Rollouts' CRDs (manifests/crds/*-crd.yaml), so `kubectl get
+rollout` prints the same table whether or not the CRDs were applied."""
 FLAGGER = "flagger.app"
 ISTIO_VERSIONS = "v1 v1beta1 v1alpha3"
 
@@ -153,7 +176,8 @@ _CUSTOM_GROUPS = frozenset({ISTIO_NET, ARGO, FLAGGER})
 
 def _finalize(rt: ResourceType) -> ResourceType:
     if rt.group in _CUSTOM_GROUPS:
-        return ResourceType(**{**rt.__dict__, "builtin": False})
+        cols = ARGO_COLUMNS.get(rt.kind, ()) if rt.group == ARGO else rt.columns
+        return ResourceType(**{**rt.__dict__, "builtin": False, "columns": cols})
     return rt
 
 

@@ -2,15 +2,14 @@
 
 `printer_for` picks the printer the real API server would use: a built-in printer
 (pkg/printers/internalversion), a custom resource's printer columns, or the default
-NAME / CREATED AT table of kinds that have no printer (Role, ClusterRole, CRDs). Istio's and
-Argo Rollouts' kinds, served without their CRDs, get the columns those CRDs declare. Pure, no I/O.
+NAME / CREATED AT table of kinds that have no printer (Role, ClusterRole, CRDs). Pure, no I/O.
 """
 
 from __future__ import annotations
 
 from turnout.kube.printers import cluster, custom, network, workloads
 from turnout.kube.printers.common import DEFAULT, Printer, human_duration
-from turnout.kube.resources import ARGO, ISTIO_NET, ResourceType
+from turnout.kube.resources import ISTIO_NET, ResourceType
 
 BUILTIN: dict[tuple[str, str], Printer] = {
     **workloads.PRINTERS, **network.PRINTERS, **cluster.PRINTERS,
@@ -22,8 +21,6 @@ def printer_for(rt: ResourceType) -> Printer:
         return custom.printer(rt.columns)
     if rt.group == ISTIO_NET:
         return custom.printer(custom.ISTIO_COLUMNS.get(rt.kind, ()))
-    if rt.group == ARGO:
-        return custom.printer(custom.ARGO_COLUMNS.get(rt.kind, ()))
     if not rt.builtin:
         return custom.printer(())
     return BUILTIN.get((rt.group, rt.kind), DEFAULT)

@@ -67,24 +67,6 @@ ISTIO_COLUMNS: dict[str, tuple[Obj, ...]] = {
 }
 """Istio kinds whose CRDs declare printer columns; Gateway, Sidecar, EnvoyFilter declare none."""
 
-_ARGO_AGE = _pc("Age", ".metadata.creationTimestamp", "Time since resource was created", "date")
-
-ARGO_COLUMNS: dict[str, tuple[Obj, ...]] = {
-    "Rollout": (
-        _pc("Desired", ".spec.replicas", "Number of desired pods", "integer"),
-        _pc("Current", ".status.replicas",
-            "Total number of non-terminated pods targeted by this rollout", "integer"),
-        _pc("Up-to-date", ".status.updatedReplicas", "Total number of non-terminated pods "
-            "targeted by this rollout that have the desired template spec", "integer"),
-        _pc("Available", ".status.availableReplicas", "Total number of available pods (ready "
-            "for at least minReadySeconds) targeted by this rollout", "integer"),
-        _ARGO_AGE,
-    ),
-    "AnalysisRun": (_pc("Status", ".status.phase", "AnalysisRun status"), _ARGO_AGE),
-    "Experiment": (_pc("Status", ".status.phase", "Experiment status"), _ARGO_AGE),
-}
-"""Argo Rollouts kinds, with the columns of its CRDs (manifests/crds/*-crd.yaml)."""
-
 DEFAULT_COLUMNS: tuple[Obj, ...] = (
     _pc("Age", ".metadata.creationTimestamp", CREATED_DESC, "date"),
 )
