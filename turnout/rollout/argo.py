@@ -120,6 +120,21 @@ def replica_set(rollout: Obj, rev: str, replicas: int) -> Obj:
                      "minReadySeconds": rollout["spec"].get("minReadySeconds", 0)}}
 
 
+def replicas(spec: Obj) -> int:
+    n = spec.get("replicas")
+    return int(n) if n is not None else 1
+
+
+def workload_scale(scale_down: str, healthy: bool, want: int, ready: int) -> int | None:
+    """Replicas for a `workloadRef` Deployment: `onsuccess` 0 once the Rollout is Healthy,
+    `progressively` what the Rollout's ready pods do not yet cover, then 0; None: leave it."""
+    if scale_down == "onsuccess":
+        return 0 if healthy else None
+    if scale_down == "progressively":
+        return 0 if healthy else (max(0, want - ready) if ready > 0 else None)
+    return None
+
+
 def scales(spec: Obj, s: State, routed: bool) -> dict[str, int]:
     """Wanted replicas per revision hash (revisions not listed go to 0)."""
     n = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)

@@ -74,6 +74,11 @@ class RolloutController(Controller):
         elif ev.key in TEMPLATE_KEYS:  # a template a Rollout waits for may have arrived
             for o in self.store.iter(ROLLOUT, ev.namespace or None):
                 yield (o["metadata"]["namespace"], o["metadata"]["name"])
+        elif ev.key in argo_spec.WORKLOAD_KINDS.values():  # a workloadRef target changed
+            for o in self.store.iter(ROLLOUT, ev.namespace):
+                ref = (o.get("spec") or {}).get("workloadRef") or {}
+                if isinstance(ref, dict) and ref.get("name") == ev.name:
+                    yield (ev.namespace, o["metadata"]["name"])
 
     async def reconcile(self, key: Key) -> None:
         wake = self.sync(key, self.clock())
@@ -85,11 +90,20 @@ class RolloutController(Controller):
         ro = common.get(self.objects, ROLLOUT, ns, name)
         if ro is None or ro["metadata"].get("deletionTimestamp"):
             return None
-        spec = ro.get("spec") or {}
+        raw = ro
         causes = argo_spec.validate(ro)
+        workload: Obj | None = None
+        if not causes and (ro.get("spec") or {}).get("workloadRef"):
+            workload, problem = self._workload(ro)
+            if workload is None:
+                self._invalid(ro, problem)
+                return now + INVALID_RETRY
+            ro = argo_spec.resolve_workload(ro, workload)
+            causes = argo_spec.validate(ro, resolved=True)
         if causes:
-            self._invalid(ro, argo_spec.message(ro, causes[0]))
+            self._invalid(raw, argo_spec.message(ro, causes[0]))
             return now + INVALID_RETRY
+        spec = ro.get("spec") or {}
         try:
             plan = argo.plan(spec)
         except ValueError as e:
@@ -103,7 +117,8 @@ class RolloutController(Controller):
         rev = argo.revision(spec.get("template") or {})
         rss = {r["metadata"]["labels"].get("rollouts-pod-template-hash", ""): r
                for r in self.store.iter(RS, ns) if owned_by(r, ro["metadata"]["uid"])}
-        command = self._command(ro, state)
+        command = self._command(raw, state)
+        ro["metadata"] = raw["metadata"]  # the command may have written the object
         runs: dict[str, Obj] = {}
         gate = background = None
         if state.in_flight or state.phase is Phase.ABORTED:
@@ -139,10 +154,48 @@ class RolloutController(Controller):
         rss = self._scale(ro, new, rss, routed=router is not None)
         if not new.in_flight:
             self._terminate_runs(ro, keep=())
-        self._write_status(ro, new, plan, rss, runs)
+        extra: Obj = {}
+        if workload is not None:
+            extra["workloadObservedGeneration"] = str(workload["metadata"].get("generation", 1))
+        self._write_status(ro, new, plan, rss, runs, extra)
+        if workload is not None:
+            self._scale_workload(ro, workload, new, rss)
         if new.in_flight or new.retire_at is not None:
             wake.append(now + 1.0)
         return min(wake) if wake else None
+
+    # -- workloadRef ---------------------------------------------------------------------------
+
+    def _workload(self, ro: Obj) -> tuple[Obj | None, str]:
+        ref = ro["spec"]["workloadRef"]
+        key = argo_spec.workload_key(ref)
+        w = common.get(self.objects, key, ro["metadata"]["namespace"], str(ref["name"]))
+        if w is None:
+            return None, (f'spec.workloadRef: Invalid value: "{ref["name"]}": '
+                          f'{key} "{ref["name"]}" not found')
+        return w, ""
+
+    def _scale_workload(self, ro: Obj, workload: Obj, s: State, rss: dict[str, Obj]) -> None:
+        """`workloadRef.scaleDown` of a Deployment, on the Rollout's first revision (as Argo)."""
+        ref = ro["spec"]["workloadRef"]
+        if workload.get("kind") != "Deployment" or len(rss) > 1:
+            return
+        st = {h: r.get("status") or {} for h, r in rss.items()}
+        ready = sum(int(v.get("readyReplicas", 0)) for v in st.values())
+        want = argo.workload_scale(str(ref.get("scaleDown") or "never"),
+                                   s.phase is Phase.HEALTHY and ready >= argo.replicas(ro["spec"]),
+                                   argo.replicas(ro["spec"]), ready)
+        have = int((workload.get("spec") or {}).get("replicas", 1))
+        if want is None or want == have:
+            return
+        rt = self.objects.registry.by_key("deployments.apps")
+        assert rt is not None
+        fresh = copy.deepcopy(workload)
+        fresh["spec"]["replicas"] = want
+        self.objects.update(rt, ro["metadata"]["namespace"], workload["metadata"]["name"], fresh)
+        self.events.record(ro, "Normal", "ScalingDeployment",
+                           f"Scaled Deployment {workload['metadata']['name']} from {have} to "
+                           f"{want} (workloadRef.scaleDown: {ref.get('scaleDown')})")
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -364,12 +417,13 @@ class RolloutController(Controller):
     # -- status --------------------------------------------------------------------------------
 
     def _write_status(self, ro: Obj, s: State, plan: engine.Plan, rss: dict[str, Obj],
-                      runs: dict[str, Obj]) -> None:
+                      runs: dict[str, Obj], extra: Obj) -> None:
         rt = self.objects.registry.by_key(ROLLOUT)
         assert rt is not None
         old = ro.get("status") or {}
         st = argo.status(ro, s, plan, {h: r.get("status") or {} for h, r in rss.items()},
                          runs, now_iso())
+        st.update(extra)
         if _strip(st) == _strip(old):
             return
         self.objects.update(rt, ro["metadata"]["namespace"], ro["metadata"]["name"],
