@@ -124,7 +124,7 @@ def test_slower_canary_aborts_back_to_stable() -> None:
     st = status(o)
     assert st["phase"] == "Degraded" and st["abort"] is True
     assert weights(o) == {"stable": 100, "canary": 0}
-    assert replicas(o) == {"v1": 1, "v2": 0}
+    assert replicas(o) == {"v1": 1, "v2": 1}  # abortScaleDownDelaySeconds: 0 keeps the canary
     assert "p50" in st["message"] and "slower" in st["message"] and "ms" in st["message"]
     ev = [e for e in events(o, NS) if e["reason"] == "AnalysisFailed"]
     assert ev and "slower" in ev[0]["message"]

@@ -60,7 +60,8 @@ def plan(spec: Obj) -> Plan:
 def _plan(spec: Obj) -> Plan:
     kind, st = strategy(spec)
     steps: list[engine.Step] = []
-    delay = seconds(st.get("abortScaleDownDelaySeconds", st.get("scaleDownDelaySeconds")), 30.0)
+    # the canary (or preview) is scaled down this long after an abort; basic canary: at once
+    delay = abort_delay(spec)
     # progressDeadlineSeconds (600) marks ProgressDeadlineExceeded; it aborts only with
     # progressDeadlineAbort, as in Argo
     deadline = float(spec.get("progressDeadlineSeconds") or 600)
@@ -90,7 +91,10 @@ def _plan(spec: Obj) -> Plan:
             pct = int(m.get("percentage", 100)) if m.get("match") else None
             steps.append(engine.SetMirrorRoute(str(m.get("name", "mirror")), pct))
         elif "setCanaryScale" in s:
-            continue
+            c = s["setCanaryScale"] or {}
+            steps.append(engine.SetCanaryScale(
+                int(c["replicas"]) if c.get("replicas") is not None else None,
+                int(c["weight"]) if c.get("weight") is not None else None))
         else:
             raise ValueError(f"{where}: unsupported step {sorted(s)} (setWeight, pause, "
                              "analysis, setHeaderRoute, setMirrorRoute, setCanaryScale)")
@@ -135,21 +139,100 @@ def workload_scale(scale_down: str, healthy: bool, want: int, ready: int) -> int
     return None
 
 
-def scales(spec: Obj, s: State, routed: bool) -> dict[str, int]:
-    """Wanted replicas per revision hash (revisions not listed go to 0)."""
-    n = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+def routed(spec: Obj) -> bool:
+    """Whether traffic follows a router (blue/green Services, a mesh, an Ingress) rather than
+    the number of pods of each revision (Argo's basic canary)."""
+    kind, st = strategy(spec)
+    return kind == "blueGreen" or bool(st.get("trafficRouting"))
+
+
+def abort_delay(spec: Obj) -> float:
+    """Seconds the canary keeps its pods after an abort: `abortScaleDownDelaySeconds` (30) with
+    traffic routing, none for a basic canary. 0 means it keeps them (see ``keeps_canary``)."""
+    _, st = strategy(spec)
+    if not routed(spec):
+        return 0.0
+    return seconds(st.get("abortScaleDownDelaySeconds"), 30.0)
+
+
+def keeps_canary(spec: Obj) -> bool:
+    """`abortScaleDownDelaySeconds: 0` with traffic routing: an aborted canary stays up."""
+    _, st = strategy(spec)
+    return routed(spec) and st.get("abortScaleDownDelaySeconds") == 0
+
+
+def _steps(spec: Obj) -> list[Obj]:
+    kind, st = strategy(spec)
+    return [x for x in st.get("steps") or [] if isinstance(x, dict)] if kind == "canary" else []
+
+
+def canary_scale(spec: Obj, step: int) -> Obj | None:
+    """The `setCanaryScale` in force at ``step`` (the last one at or before it); None when there
+    is none or all steps are done (the canary then follows the default)."""
+    steps = _steps(spec)
+    if step >= len(steps):
+        return None
+    for i in range(step, -1, -1):
+        c = steps[i].get("setCanaryScale")
+        if isinstance(c, dict):
+            return c
+    return None
+
+
+def coming_weight(spec: Obj, s: State) -> int:
+    """The weight of the current step when it is a setWeight, else the current weight: the
+    canary gets those pods before the walk (which waits for them) routes that weight."""
+    steps, w = _steps(spec), s.weight
+    if s.in_flight and s.step < len(steps) and isinstance(steps[s.step].get("setWeight"), int):
+        w = max(w, steps[s.step]["setWeight"])
+    return max(0, min(100, w))
+
+
+def scales(spec: Obj, s: State, routed_: bool | None = None) -> dict[str, int]:
+    """Wanted replicas per revision hash (revisions not listed go to 0).
+
+    With traffic routing the canary runs at full size unless `setCanaryScale` says otherwise
+    (`replicas`, `weight` % of spec.replicas, `matchTrafficWeight`: the coming weight's share);
+    a basic canary gets the coming weight's share of the pods and the stable the rest of the
+    current weight's. While promoting the canary runs at full size next to the stable."""
+    routed_ = routed(spec) if routed_ is None else routed_
+    n = replicas(spec)
     if s.phase is Phase.INITIALIZING:
         return {s.canary: n}
     out = {s.stable: n}
     if not s.canary:
         return out
-    retiring = s.retire_at is not None
-    if s.in_flight or (s.phase is Phase.ABORTED and retiring):
-        canary_n = n if routed else min(n, max(1, math.ceil(n * s.weight / 100)))
-        out[s.canary] = canary_n
-        if not routed and s.in_flight:
-            out[s.stable] = max(0, n - canary_n) if s.weight else n
+    if s.phase is Phase.PROMOTING:
+        out[s.canary] = n
+        return out
+    aborted = s.phase is Phase.ABORTED
+    keep = aborted and keeps_canary(spec)
+    if not (s.in_flight or keep or (aborted and s.retire_at is not None)):
+        return out
+    if routed_:
+        out[s.canary] = _routed_size(spec, s, n)
+    else:
+        out[s.canary] = min(n, math.ceil(n * coming_weight(spec, s) / 100))
+        if s.in_flight:
+            out[s.stable] = n - math.ceil(n * s.weight / 100)
     return out
+
+
+def _routed_size(spec: Obj, s: State, n: int) -> int:
+    kind, st = strategy(spec)
+    if kind == "blueGreen":
+        preview = st.get("previewReplicaCount")
+        return int(preview) if preview is not None and s.weight < 100 else n
+    c = canary_scale(spec, s.step)
+    if c is None:
+        return n
+    if c.get("replicas") is not None:
+        return int(c["replicas"])
+    if c.get("weight") is not None:
+        return math.ceil(n * int(c["weight"]) / 100)
+    if s.phase is Phase.ABORTED:
+        return n
+    return math.ceil(n * coming_weight(spec, s) / 100)
 
 
 def _run_status(run: Obj | None) -> Obj | None:

@@ -128,11 +128,13 @@ class RolloutController(Controller):
         # readiness of the revision the user wants: after an abort the state still names the old
         # canary, whose pods may linger; judging by them would route to a not-yet-ready canary
         canary_rs = rss.get(rev)
+        size = argo.scales(spec, state).get(rev) if state.canary == rev else None
         inputs = Inputs(desired=rev,
-                        canary_ready=canary_rs is not None and common.available(canary_rs),
-                        stable_ready=canary_rs is not None and common.available(canary_rs),
+                        canary_ready=_ready(canary_rs, size),
+                        stable_ready=_ready(canary_rs, argo.replicas(spec)),
                         gate=gate, background=background, command=command,
-                        paused=bool(spec.get("paused")))
+                        paused=bool(spec.get("paused")),
+                        ready_for=lambda at: _ready(canary_rs, argo.scales(spec, at).get(rev)))
         new, actions = engine.step(state, plan, inputs, now)
         try:
             router = self._router(ro, spec, new)
@@ -151,7 +153,7 @@ class RolloutController(Controller):
                 wake.append(a.at)
         if router is not None:
             router.set_routes(self.objects, engine.Routes(new.weight, new.header, new.mirror))
-        rss = self._scale(ro, new, rss, routed=router is not None)
+        rss = self._scale(ro, new, rss)
         if not new.in_flight:
             self._terminate_runs(ro, keep=())
         extra: Obj = {}
@@ -388,11 +390,11 @@ class RolloutController(Controller):
             if new != svc:
                 self.objects.update(rt, ns, name, new)
 
-    def _scale(self, ro: Obj, s: State, rss: dict[str, Obj], routed: bool) -> dict[str, Obj]:
+    def _scale(self, ro: Obj, s: State, rss: dict[str, Obj]) -> dict[str, Obj]:
         rt = self.objects.registry.by_key(RS)
         assert rt is not None
         ns = ro["metadata"]["namespace"]
-        want = argo.scales(ro["spec"], s, routed)
+        want = argo.scales(ro["spec"], s)
         out = dict(rss)
         for h, n in want.items():
             if h and h not in out:
@@ -454,6 +456,17 @@ class RolloutController(Controller):
         self.objects.update(rt, ro["metadata"]["namespace"], ro["metadata"]["name"],
                             {"status": st}, subresource="status")
         self.events.record(ro, "Warning", "InvalidSpec", text)
+
+def _ready(rs: Obj | None, size: int | None) -> bool:
+    """``rs`` runs ``size`` available pods (None: all it asks for, at least one)."""
+    if rs is None:
+        return False
+    if size is None:
+        return common.available(rs)
+    st = rs.get("status") or {}
+    return int(rs["spec"].get("replicas", 0)) >= size and \
+        int(st.get("availableReplicas", 0)) >= size
+
 
 def _gate(run: Obj, failed_prefix: str = "") -> Gate | None:
     st = run.get("status") or {}

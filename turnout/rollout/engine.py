@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +84,16 @@ class SetMirrorRoute:
     percent: int | None = 100
 
 
-Step = SetWeight | Pause | Analyze | SetHeaderRoute | SetMirrorRoute
+@dataclass(frozen=True)
+class SetCanaryScale:
+    """Size the canary apart from its traffic weight (`replicas`, or `weight` % of the
+    replicas; neither: follow the weight). The engine passes over it; the front end sizes."""
+
+    replicas: int | None = None
+    weight: int | None = None
+
+
+Step = SetWeight | Pause | Analyze | SetHeaderRoute | SetMirrorRoute | SetCanaryScale
 
 
 def describe(step: Step) -> str:
@@ -97,6 +107,10 @@ def describe(step: Step) -> str:
     if isinstance(step, SetHeaderRoute):
         conds = ", ".join(f"{m.name} {m.kind} {m.value!r}" for m in step.match)
         return f"setHeaderRoute: {conds or 'remove'}"
+    if isinstance(step, SetCanaryScale):
+        size = f"{step.replicas} replicas" if step.replicas is not None else \
+            f"{step.weight}%" if step.weight is not None else "match traffic weight"
+        return f"setCanaryScale: {size}"
     return f"setMirrorRoute: {step.percent if step.percent is not None else 'remove'}"
 
 
@@ -134,6 +148,10 @@ class Inputs:
     background: Gate | None = None  # a finished background analysis, once
     command: Command | None = None
     paused: bool = False  # spec.paused: hold everything where it is
+    ready_for: Callable[[State], bool] | None = None
+    """For front ends that size the canary by step (Argo's setCanaryScale, basic canary): whether
+    the canary has the pods the state at a SetWeight / SetCanaryScale step needs; the walk waits
+    there until it does."""
 
 
 @dataclass(frozen=True)
@@ -363,6 +381,9 @@ def _walk(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action]) -> 
     gate = inp.gate  # a gate answers one Analyze step only
     while s.step < len(plan.steps):
         st = plan.steps[s.step]
+        if isinstance(st, SetWeight | SetCanaryScale) and inp.ready_for is not None and \
+                not inp.ready_for(s):
+            return dataclasses.replace(s, message=f"waiting for canary pods ({describe(st)})")
         if isinstance(st, SetWeight):
             w = max(0, min(100, st.weight))
             if w != s.weight:
@@ -374,6 +395,8 @@ def _walk(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action]) -> 
         elif isinstance(st, SetMirrorRoute):
             s = dataclasses.replace(s, mirror=st.percent)
             acts.append(Routes(s.weight, s.header, s.mirror))
+        elif isinstance(st, SetCanaryScale):
+            pass  # the front end sizes the canary from its own spec
         elif isinstance(st, Pause):
             if st.seconds is None:
                 return _pause(s, "CanaryPauseStep", f"paused at step {s.step}", acts)
