@@ -73,6 +73,10 @@ def _plan(spec: Obj) -> Plan:
             steps.append(engine.Pause(None))
         elif st.get("autoPromotionSeconds"):
             steps.append(engine.Pause(float(st["autoPromotionSeconds"])))
+        if st.get("postPromotionAnalysis"):
+            # the active Service switches to the new revision (weight 100), then the analysis
+            # decides: success makes it stable, failure aborts and switches back
+            steps += [engine.SetWeight(100), engine.Analyze("post-promotion")]
         return Plan(tuple(steps), scale_down_delay=delay, progress_deadline=deadline,
                     deadline_aborts=aborts)
     for i, s in enumerate(st.get("steps") or []):
@@ -220,9 +224,12 @@ def scales(spec: Obj, s: State, routed_: bool | None = None) -> dict[str, int]:
 
 def _routed_size(spec: Obj, s: State, n: int) -> int:
     kind, st = strategy(spec)
-    if kind == "blueGreen":
+    if kind == "blueGreen":  # previewReplicaCount until the switch comes
         preview = st.get("previewReplicaCount")
-        return int(preview) if preview is not None and s.weight < 100 else n
+        before = int(bool(st.get("prePromotionAnalysis"))) + int(
+            st.get("autoPromotionEnabled") is False or bool(st.get("autoPromotionSeconds")))
+        waiting = s.phase is not Phase.PROMOTING and s.weight < 100 and s.step < before
+        return int(preview) if preview is not None and waiting else n
     c = canary_scale(spec, s.step)
     if c is None:
         return n
@@ -312,7 +319,8 @@ def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj],
                              runs.get("Background"))}
         out["canary"] = {k: v for k, v in out["canary"].items() if v is not None}
     else:
-        out["blueGreen"] = {"activeSelector": stable, "previewSelector": current,
+        out["blueGreen"] = {"activeSelector": current if s.weight >= 100 else stable,
+                            "previewSelector": current,
                             "prePromotionAnalysisRunStatus": _run_status(
                                 runs.get("PrePromotion")),
                             "postPromotionAnalysisRunStatus": _run_status(

@@ -156,6 +156,8 @@ class RolloutController(Controller):
         rss = self._scale(ro, new, rss)
         if not new.in_flight:
             self._terminate_runs(ro, keep=())
+        if not new.in_flight and argo.strategy(spec)[0] == "blueGreen":
+            runs.update(self._kept_runs(ro))  # Argo keeps showing blue/green's last runs
         extra: Obj = {}
         if workload is not None:
             extra["workloadObservedGeneration"] = str(workload["metadata"].get("generation", 1))
@@ -319,6 +321,17 @@ class RolloutController(Controller):
         run = self.objects.create(rt, ns, body)
         self.events.record(ro, "Normal", "AnalysisRunRunning", f"analysis run {name} created")
         return run
+
+    def _kept_runs(self, ro: Obj) -> dict[str, Obj]:
+        out: dict[str, Obj] = {}
+        bg = (ro.get("status") or {}).get("blueGreen") or {}
+        for rtype in ("PrePromotion", "PostPromotion"):
+            ref = bg.get(f"{rtype[0].lower()}{rtype[1:]}AnalysisRunStatus") or {}
+            run = common.get(self.objects, RUN, ro["metadata"]["namespace"],
+                             str(ref["name"])) if ref.get("name") else None
+            if run is not None:
+                out[rtype] = run
+        return out
 
     def _delete_run(self, ro: Obj, name: str) -> None:
         rt = self.objects.registry.by_key(RUN)
