@@ -10,20 +10,17 @@ down, and writes an Argo-shaped status whose `turnout` field is the engine state
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
 from collections.abc import Iterable
 
-from turnout.analysis import Outcome
 from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder
 from turnout.controllers.workloads import owned_by
 from turnout.kube import errors
-from turnout.rollout import argo, argo_analysis, argo_spec, common, engine, metrics
-from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
+from turnout.rollout import argo, argo_analysis, argo_runs, argo_spec, common, engine
+from turnout.rollout.engine import Command, Inputs, Phase, State
 from turnout.rollout.flagger import COMMAND
-from turnout.rollout.providers import ARMS
 from turnout.rollout.routers import Router
 from turnout.rollout.routers.istio import Destination, IstioRoute, IstioRouter
 from turnout.rollout.routers.nginx import NginxRoute, NginxRouter
@@ -35,12 +32,6 @@ from turnout.types import Obj
 ROLLOUT = "rollouts.argoproj.io"
 RS = "replicasets.apps"
 RUN = "analysisruns.argoproj.io"
-OUTCOME = {"Successful": Outcome.PASS, "Failed": Outcome.FAIL, "Error": Outcome.FAIL,
-           "Inconclusive": Outcome.INCONCLUSIVE}
-FAILED_PREFIX = {"Step": "Step-based analysis phase error/failed",
-                 "Background": "Background analysis phase error/failed",
-                 "PrePromotion": "Blue/green pre-promotion analysis phase error/failed",
-                 "PostPromotion": "Blue/green post-promotion analysis phase error/failed"}
 TEMPLATE_KEYS = (argo_analysis.TEMPLATE, argo_analysis.CLUSTER_TEMPLATE)
 INVALID_RETRY = 20.0
 """Seconds before an invalid Rollout is looked at again (Argo's requeue), besides on events."""
@@ -55,8 +46,7 @@ class RolloutController(Controller):
         super().__init__(objects)
         self.events = Recorder(objects, "rollouts-controller")
         self.clock = time.time
-        self.run_errors = 0
-        """AnalysisRuns that could not be created (each also an Event on the Rollout)."""
+        self.runs = argo_runs.Runs(objects, self.events)
         self.invalid = 0
         """Reconciles that found an invalid spec (each also the InvalidSpec condition)."""
 
@@ -109,7 +99,7 @@ class RolloutController(Controller):
         except ValueError as e:
             self._invalid(ro, str(e))
             return now + INVALID_RETRY
-        problem = self._references(ro)
+        problem = self.runs.references(ro)
         if problem:
             self._invalid(ro, problem)
             return now + INVALID_RETRY
@@ -122,9 +112,9 @@ class RolloutController(Controller):
         runs: dict[str, Obj] = {}
         gate = background = None
         if state.in_flight or state.phase is Phase.ABORTED:
-            gate, background, runs = self._analysis(ro, spec, plan, state, now, command)
+            gate, background, runs = self.runs.reconcile(ro, spec, plan, state, now, command)
         if not state.in_flight:
-            self._terminate_runs(ro, keep=())
+            self.runs.terminate(ro, keep=())
         # readiness of the revision the user wants: after an abort the state still names the old
         # canary, whose pods may linger; judging by them would route to a not-yet-ready canary
         canary_rs = rss.get(rev)
@@ -155,9 +145,9 @@ class RolloutController(Controller):
             router.set_routes(self.objects, engine.Routes(new.weight, new.header, new.mirror))
         rss = self._scale(ro, new, rss)
         if not new.in_flight:
-            self._terminate_runs(ro, keep=())
+            self.runs.terminate(ro, keep=())
         if not new.in_flight and argo.strategy(spec)[0] == "blueGreen":
-            runs.update(self._kept_runs(ro))  # Argo keeps showing blue/green's last runs
+            runs.update(self.runs.kept(ro))  # Argo keeps showing blue/green's last runs
         extra: Obj = {}
         if workload is not None:
             extra["workloadObservedGeneration"] = str(workload["metadata"].get("generation", 1))
@@ -229,129 +219,6 @@ class RolloutController(Controller):
         if s.phase is Phase.PAUSED and "turnout" in st and not st.get("pauseConditions"):
             return Command.PROMOTE
         return None
-
-    # -- analysis ------------------------------------------------------------------------------
-
-    def _lookup(self, ns: str) -> argo_analysis.Lookup:
-        def look(name: str, cluster: bool) -> Obj | None:
-            if cluster:
-                return common.get(self.objects, argo_analysis.CLUSTER_TEMPLATE, "", name)
-            return common.get(self.objects, argo_analysis.TEMPLATE, ns, name)
-        return look
-
-    def _references(self, ro: Obj) -> str:
-        """The first analysis reference that could not make a run, as a field error."""
-        lookup = self._lookup(ro["metadata"]["namespace"])
-        for ref in argo_analysis.refs(ro.get("spec") or {}):
-            try:
-                argo_analysis.check_ref(ref, lookup, ro)
-            except argo_analysis.FieldError as e:
-                return str(e)
-        return ""
-
-    def _analysis(self, ro: Obj, spec: Obj, plan: engine.Plan, s: State, now: float,
-                  command: Command | None) -> tuple[Gate | None, Gate | None, dict[str, Obj]]:
-        kind, _ = argo.strategy(spec)
-        base = f"{ro['metadata']['name']}-{s.canary}-{s.attempt}"
-        runs: dict[str, Obj] = {}
-        gate = background = None
-        step = plan.steps[s.step] if s.step < len(plan.steps) else None
-        refs = {(r.kind, r.step): r for r in argo_analysis.refs(spec)}
-        if s.phase in (Phase.PROGRESSING, Phase.PAUSED) and isinstance(step, engine.Analyze):
-            if kind == "blueGreen":
-                rtype = "PostPromotion" if step.name == "post-promotion" else "PrePromotion"
-                ref, name = refs.get((rtype, None)), f"{base}-{rtype[:-9].lower()}"
-            else:
-                rtype, name = "Step", f"{base}-{s.step}"
-                ref = refs.get(("Step", s.step))
-            run = self._ensure_run(ro, name, ref, s, rtype) if ref is not None else None
-            if run is not None:
-                runs[rtype] = run
-                if s.phase is Phase.PROGRESSING:
-                    gate = _gate(run, FAILED_PREFIX[rtype])
-        bg = refs.get(("Background", None)) if kind == "canary" else None
-        if bg and plan.background_from is not None and s.step >= plan.background_from and \
-                s.phase in (Phase.PROGRESSING, Phase.PAUSED):
-            run = self._ensure_run(ro, base, bg, s, "Background")
-            if run is not None and command is Command.PROMOTE and _gate(run) is not None:
-                self._delete_run(ro, base)  # the human accepted it: measure afresh
-            elif run is not None:
-                runs["Background"] = run
-                if s.phase is Phase.PROGRESSING:
-                    background = _gate(run, FAILED_PREFIX["Background"])
-        self._terminate_runs(ro, keep=tuple(r["metadata"]["name"] for r in runs.values()))
-        return gate, background, runs
-
-    def _ensure_run(self, ro: Obj, name: str, ref: argo_analysis.Ref, s: State,
-                    rtype: str) -> Obj | None:
-        ns = ro["metadata"]["namespace"]
-        have = common.get(self.objects, RUN, ns, name)
-        if have is not None:
-            return have
-        stable_rs = common.get(self.objects, RS, ns, f"{ro['metadata']['name']}-{s.stable}")
-        tmpl = ro["spec"].get("template") or {}
-        # Argo's arms: the stable and canary ReplicaSets of this Rollout, by template hash
-        workload = ro["metadata"]["name"]
-        stable_tmpl = ((stable_rs or {}).get("spec") or {}).get("template") or tmpl
-        arms = {"namespace": ns,
-                "stable": metrics.arm_of(workload, s.stable or "", stable_tmpl).to_json(),
-                "canary": metrics.arm_of(workload, s.canary or "", tmpl).to_json(),
-                "started": s.started, "canary_hash": s.canary}
-        labels = {**((ro["spec"].get("selector") or {}).get("matchLabels") or {}),
-                  argo_analysis.HASH_LABEL: s.canary, argo_analysis.TYPE_LABEL: rtype}
-        if ref.step is not None:
-            labels[argo_analysis.STEP_LABEL] = str(ref.step)
-        try:
-            templates = argo_analysis.collect(ref.spec.get("templates") or [],
-                                              self._lookup(ns), ref.path)
-            args = argo_analysis.rollout_args(ref.spec.get("args") or [], s.stable, s.canary, ro)
-            body = argo_analysis.new_run(
-                templates, args, ref.spec, name=name, namespace=ns, owner=ro, labels=labels,
-                annotations={"rollout.argoproj.io/revision": str(s.attempt),
-                             ARMS: json.dumps(arms)})
-        except ValueError as e:
-            self.run_errors += 1
-            log.warning("rollout %s/%s: analysis run %s not created: %s", ns,
-                        ro["metadata"]["name"], name, e)
-            self.events.record(ro, "Warning", "AnalysisRunError",
-                               f"analysis run {name} not created: {e}")
-            return None
-        rt = self.objects.registry.by_key(RUN)
-        assert rt is not None
-        run = self.objects.create(rt, ns, body)
-        self.events.record(ro, "Normal", "AnalysisRunRunning", f"analysis run {name} created")
-        return run
-
-    def _kept_runs(self, ro: Obj) -> dict[str, Obj]:
-        out: dict[str, Obj] = {}
-        bg = (ro.get("status") or {}).get("blueGreen") or {}
-        for rtype in ("PrePromotion", "PostPromotion"):
-            ref = bg.get(f"{rtype[0].lower()}{rtype[1:]}AnalysisRunStatus") or {}
-            run = common.get(self.objects, RUN, ro["metadata"]["namespace"],
-                             str(ref["name"])) if ref.get("name") else None
-            if run is not None:
-                out[rtype] = run
-        return out
-
-    def _delete_run(self, ro: Obj, name: str) -> None:
-        rt = self.objects.registry.by_key(RUN)
-        assert rt is not None
-        self.objects.delete(rt, ro["metadata"]["namespace"], name)
-
-    def _terminate_runs(self, ro: Obj, keep: tuple[str, ...]) -> None:
-        rt = self.objects.registry.by_key(RUN)
-        assert rt is not None
-        for run in self.store.iter(RUN, ro["metadata"]["namespace"]):
-            if not owned_by(run, ro["metadata"]["uid"]) or run["metadata"]["name"] in keep:
-                continue
-            if (run.get("status") or {}).get("phase") in ("Successful", "Failed", "Error",
-                                                          "Inconclusive"):
-                continue
-            if not (run.get("spec") or {}).get("terminate"):
-                run = copy.deepcopy(run)
-                run["spec"]["terminate"] = True
-                self.objects.update(rt, run["metadata"]["namespace"], run["metadata"]["name"],
-                                    run)
 
     # -- routing and scaling -------------------------------------------------------------------
 
@@ -479,20 +346,6 @@ def _ready(rs: Obj | None, size: int | None) -> bool:
     st = rs.get("status") or {}
     return int(rs["spec"].get("replicas", 0)) >= size and \
         int(st.get("availableReplicas", 0)) >= size
-
-
-def _gate(run: Obj, failed_prefix: str = "") -> Gate | None:
-    st = run.get("status") or {}
-    outcome = OUTCOME.get(str(st.get("phase", "")))
-    if outcome is None:
-        return None
-    mets = tuple({"metric": r.get("name"), "phase": r.get("phase"),
-                  "value": (r.get("measurements") or [{}])[-1].get("value"),
-                  "message": r.get("message", "")} for r in st.get("metricResults") or [])
-    reason = st.get("message") or f"analysis run {run['metadata']['name']} {st.get('phase')}"
-    if outcome is Outcome.FAIL and failed_prefix:
-        reason = f"{failed_prefix}: {reason}"
-    return Gate(outcome, f"{run['metadata']['name']}: {reason}", mets)
 
 
 def _strip(st: Obj) -> Obj:
