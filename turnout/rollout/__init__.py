@@ -9,6 +9,7 @@ from turnout.analysis import Thresholds
 from turnout.controllers.base import Controller
 from turnout.rollout.analysisrun_controller import AnalysisRunController
 from turnout.rollout.argo_controller import RolloutController
+from turnout.rollout.experiment_controller import ExperimentController
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, MetricSource
 from turnout.rollout.providers import Providers
@@ -17,10 +18,12 @@ from turnout.store.objects import Objects
 
 def controllers(objects: Objects, metrics: MetricSource,
                 thresholds: Thresholds | None = None) -> list[Controller]:
-    """The Argo Rollout, AnalysisRun and Flagger Canary controllers, reading ``metrics``."""
-    return [RolloutController(objects), AnalysisRunController(objects, Providers(metrics)),
+    """The Argo Rollout, Experiment, AnalysisRun and Flagger Canary controllers, reading
+    ``metrics``."""
+    return [RolloutController(objects), ExperimentController(objects),
+            AnalysisRunController(objects, Providers(metrics)),
             CanaryController(objects, metrics, thresholds)]
 
 
-__all__ = ["AnalysisRunController", "CanaryController", "FakeMetrics", "MetricSource",
-           "RolloutController", "controllers"]
+__all__ = ["AnalysisRunController", "CanaryController", "ExperimentController", "FakeMetrics",
+           "MetricSource", "RolloutController", "controllers"]

@@ -88,6 +88,8 @@ def _plan(spec: Obj) -> Plan:
             steps.append(engine.Pause(seconds(d, 0.0) if d is not None else None))
         elif "analysis" in s:
             steps.append(engine.Analyze(f"step-{i}"))
+        elif "experiment" in s:
+            steps.append(engine.Analyze(f"experiment-{i}"))
         elif "setHeaderRoute" in s:
             steps.append(_header_route(s["setHeaderRoute"] or {}))
         elif "setMirrorRoute" in s:

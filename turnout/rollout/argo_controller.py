@@ -18,13 +18,18 @@ from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder
 from turnout.controllers.workloads import owned_by
 from turnout.kube import errors
-from turnout.rollout import argo, argo_analysis, argo_runs, argo_spec, common, engine
+from turnout.rollout import (
+    argo,
+    argo_analysis,
+    argo_experiments,
+    argo_routing,
+    argo_runs,
+    argo_spec,
+    common,
+    engine,
+)
 from turnout.rollout.engine import Command, Inputs, Phase, State
 from turnout.rollout.flagger import COMMAND
-from turnout.rollout.routers import Router
-from turnout.rollout.routers.istio import Destination, IstioRoute, IstioRouter
-from turnout.rollout.routers.nginx import NginxRoute, NginxRouter
-from turnout.rollout.routers.service import ServiceRoute, ServiceRouter, render_selector
 from turnout.store.db import Event
 from turnout.store.objects import Objects, now_iso
 from turnout.types import Obj
@@ -47,6 +52,7 @@ class RolloutController(Controller):
         self.events = Recorder(objects, "rollouts-controller")
         self.clock = time.time
         self.runs = argo_runs.Runs(objects, self.events)
+        self.experiments = argo_experiments.Experiments(objects, self.events)
         self.invalid = 0
         """Reconciles that found an invalid spec (each also the InvalidSpec condition)."""
 
@@ -57,7 +63,7 @@ class RolloutController(Controller):
     def keys_for(self, ev: Event) -> Iterable[Key]:
         if ev.key == ROLLOUT:
             yield (ev.namespace, ev.name)
-        elif ev.key in (RS, RUN):
+        elif ev.key in (RS, RUN, argo_experiments.EXP):
             for ref in ev.obj["metadata"].get("ownerReferences") or []:
                 if ref.get("kind") == "Rollout":
                     yield (ev.namespace, ref["name"])
@@ -115,6 +121,8 @@ class RolloutController(Controller):
             gate, background, runs = self.runs.reconcile(ro, spec, plan, state, now, command)
         if not state.in_flight:
             self.runs.terminate(ro, keep=())
+        ex_gate, current_ex, ex_weights = self.experiments.reconcile(ro, state)
+        gate = gate or ex_gate
         # readiness of the revision the user wants: after an abort the state still names the old
         # canary, whose pods may linger; judging by them would route to a not-yet-ready canary
         canary_rs = rss.get(rev)
@@ -126,8 +134,11 @@ class RolloutController(Controller):
                         paused=bool(spec.get("paused")),
                         ready_for=lambda at: _ready(canary_rs, argo.scales(spec, at).get(rev)))
         new, actions = engine.step(state, plan, inputs, now)
+        if current_ex is None or new.step != state.step or not new.in_flight:
+            ex_weights = {}  # the experiment step is over: its share goes back to stable
         try:
-            router = self._router(ro, spec, new)
+            router = argo_routing.router_for(self.objects, ro, new, ex_weights,
+                                             self.experiments.known_services(ro))
             if router is not None:
                 router.reconcile(self.objects)
         except errors.ApiError as e:
@@ -149,6 +160,8 @@ class RolloutController(Controller):
         if not new.in_flight and argo.strategy(spec)[0] == "blueGreen":
             runs.update(self.runs.kept(ro))  # Argo keeps showing blue/green's last runs
         extra: Obj = {}
+        if current_ex is not None and new.in_flight:
+            extra["currentExperiment"] = current_ex["metadata"]["name"]
         if workload is not None:
             extra["workloadObservedGeneration"] = str(workload["metadata"].get("generation", 1))
         self._write_status(ro, new, plan, rss, runs, extra)
@@ -222,54 +235,6 @@ class RolloutController(Controller):
 
     # -- routing and scaling -------------------------------------------------------------------
 
-    def _router(self, ro: Obj, spec: Obj, s: State) -> Router | None:
-        ns = ro["metadata"]["namespace"]
-        kind, st = argo.strategy(spec)
-        stable, canary = s.stable or s.canary, s.canary or s.stable
-        if kind == "blueGreen":
-            return ServiceRouter(ServiceRoute(ns, str(st.get("activeService", "")),
-                                              str(st.get("previewService", ""))), stable, canary)
-        tr = st.get("trafficRouting") or {}
-        for svc, h in ((st.get("stableService"), stable), (st.get("canaryService"), canary)):
-            if svc and h:
-                self._select(ns, str(svc), h)
-        if "istio" in tr:
-            istio = tr["istio"] or {}
-            vs = istio.get("virtualService") or (istio.get("virtualServices") or [{}])[0]
-            dr = istio.get("destinationRule") or {}
-            if dr:
-                host = str(st.get("stableService") or "")
-                if not host:
-                    drobj = common.get(self.objects, "destinationrules.networking.istio.io",
-                                       ns, str(dr.get("name", "")))
-                    host = str(((drobj or {}).get("spec") or {}).get("host", ""))
-                sd = Destination(host, str(dr.get("stableSubsetName", "stable")))
-                cd = Destination(host, str(dr.get("canarySubsetName", "canary")))
-            else:
-                sd = Destination(str(st.get("stableService", "")))
-                cd = Destination(str(st.get("canaryService", "")))
-            return IstioRouter(IstioRoute(ns, str(vs.get("name", "")), sd, cd,
-                                          tuple(vs.get("routes") or ()),
-                                          str(dr.get("name", ""))), stable, canary)
-        if "nginx" in tr:
-            ng = tr["nginx"] or {}
-            return NginxRouter(NginxRoute(ns, str(ng.get("stableIngress", "")),
-                                          str(st.get("stableService", "")),
-                                          str(st.get("canaryService", ""))))
-        if tr:
-            raise errors.bad_request(f"spec.strategy.canary.trafficRouting: {sorted(tr)} is not "
-                                     "supported (istio, nginx)")
-        return None
-
-    def _select(self, ns: str, name: str, rev: str) -> None:
-        rt = self.objects.registry.by_key("services")
-        assert rt is not None
-        svc = common.get(self.objects, "services", ns, name)
-        if svc is not None:
-            new = render_selector(svc, rev)
-            if new != svc:
-                self.objects.update(rt, ns, name, new)
-
     def _scale(self, ro: Obj, s: State, rss: dict[str, Obj]) -> dict[str, Obj]:
         rt = self.objects.registry.by_key(RS)
         assert rt is not None
@@ -305,6 +270,8 @@ class RolloutController(Controller):
         old = ro.get("status") or {}
         st = argo.status(ro, s, plan, {h: r.get("status") or {} for h, r in rss.items()},
                          runs, now_iso())
+        if "currentExperiment" in extra and "canary" in st:
+            st["canary"]["currentExperiment"] = extra.pop("currentExperiment")
         st.update(extra)
         if _strip(st) == _strip(old):
             return

@@ -69,7 +69,8 @@ def render_virtual_service(vs: Obj, r: IstioRoute, routes: Routes) -> Obj:
         dests = [d for d in h.get("route") or []
                  if not r.stable.matches(d.get("destination") or {})
                  and not r.canary.matches(d.get("destination") or {})]
-        h["route"] = [_dest(r.stable, 100 - w, r.port), _dest(r.canary, w, r.port), *dests]
+        h["route"] = [_keep_port(_dest(r.stable, 100 - w, r.port), r.stable, h),
+                      _keep_port(_dest(r.canary, w, r.port), r.canary, h), *dests]
         if routes.mirror:
             h["mirror"] = r.canary.to_json()
             h["mirrorPercentage"] = {"value": float(routes.mirror)}
@@ -118,6 +119,17 @@ def _managed(h: Obj, r: IstioRoute) -> bool:
         return str(h.get("name", "")) in r.route_names
     return any(r.stable.matches(d.get("destination") or {}) or
                r.canary.matches(d.get("destination") or {}) for d in h.get("route") or [])
+
+
+def _keep_port(new: Obj, d: Destination, h: Obj) -> Obj:
+    """The user's `port` of that destination stays (Argo only changes weights)."""
+    if "port" not in new["destination"]:
+        for old in h.get("route") or []:
+            if d.matches(old.get("destination") or {}) and (old.get("destination") or {}).get(
+                    "port"):
+                new["destination"]["port"] = copy.deepcopy(old["destination"]["port"])
+                break
+    return new
 
 
 def _dest(d: Destination, weight: int, port: int | None) -> Obj:
