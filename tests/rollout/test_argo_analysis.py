@@ -5,6 +5,7 @@ reported as InvalidSpec, as Argo Rollouts does."""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -45,7 +46,11 @@ def test_namespaced_and_cluster_templates_merge_into_one_run() -> None:
     labels = run["metadata"]["labels"]
     assert labels["rollout-type"] == "Step" and labels["step-index"] == "1"
     assert labels["rollouts-pod-template-hash"] == w.status()["currentPodHash"]
-    assert run["metadata"]["annotations"]["turnout.dev/arms"]  # the turnout provider's arms
+    arms = json.loads(run["metadata"]["annotations"]["turnout.dev/arms"])  # turnout provider
+    assert arms["stable"] == {"workload": "demo", "revision": w.status()["stableRS"],
+                              "name": w.status()["stableRS"]}
+    assert arms["canary"]["revision"] == w.status()["currentPodHash"] != arms["stable"][
+        "revision"]
     w.run(3)
     assert w.get(RUN, run["metadata"]["name"])["status"]["phase"] == "Successful"
     assert w.status()["phase"] == "Healthy"
@@ -132,6 +137,9 @@ def test_nested_templates_duplicates_and_background_args() -> None:
     [run] = w.runs()
     assert [m["name"] for m in run["spec"]["metrics"]] == ["outer", "inner"]
     assert run["metadata"]["labels"]["rollout-type"] == "Background"
+    arms = json.loads(run["metadata"]["annotations"]["turnout.dev/arms"])
+    assert (arms["stable"]["revision"], arms["canary"]["revision"]) == (
+        w.status()["stableRS"], w.status()["currentPodHash"])
     assert w.status()["canary"]["currentBackgroundAnalysisRunStatus"]["name"] == \
         run["metadata"]["name"]
     w.edit(spec__strategy__canary__analysis={"templates": [{"templateName": "outer"},
