@@ -39,7 +39,9 @@ def test_namespaced_and_cluster_templates_merge_into_one_run() -> None:
     w.create(CAT, template("always-pass", ["pass"], cluster_scope=True), namespace="")
     w.create(ROLLOUT, step_rollout({"templateName": "random-fail"},
                                    {"templateName": "always-pass", "clusterScope": True}))
-    healthy_then_update(w)
+    w.run(2)
+    stable = w.status()["stableRS"]
+    w.new_image()
     w.run(3)
     [run] = w.runs()
     assert [m["name"] for m in run["spec"]["metrics"]] == ["random-fail", "pass"]
@@ -47,8 +49,7 @@ def test_namespaced_and_cluster_templates_merge_into_one_run() -> None:
     assert labels["rollout-type"] == "Step" and labels["step-index"] == "1"
     assert labels["rollouts-pod-template-hash"] == w.status()["currentPodHash"]
     arms = json.loads(run["metadata"]["annotations"]["turnout.dev/arms"])  # turnout provider
-    assert arms["stable"] == {"workload": "demo", "revision": w.status()["stableRS"],
-                              "name": w.status()["stableRS"]}
+    assert arms["stable"] == {"workload": "demo", "revision": stable, "name": stable}
     assert arms["canary"]["revision"] == w.status()["currentPodHash"] != arms["stable"][
         "revision"]
     w.run(3)

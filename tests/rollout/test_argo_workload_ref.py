@@ -93,3 +93,24 @@ def test_scale_down_progressively_follows_the_rollouts_ready_pods() -> None:
     assert w.get(DEPLOY, "rollout-ref-deployment")["spec"]["replicas"] == 3
     w.run(3)
     assert w.get(DEPLOY, "rollout-ref-deployment")["spec"]["replicas"] == 0
+
+
+def test_a_deployment_with_the_same_name_and_template_is_a_hash_collision_resolved() -> None:
+    """rollout-template-ref.yaml: the Deployment's ReplicaSet has the name the Rollout's would
+    have (same name, same template hash), as with Argo's collisionCount."""
+    w = World()
+    w.create(DEPLOY, deployment())
+    d = w.get(DEPLOY, "rollout-ref-deployment")
+    rs_name = "rollout-ref-deployment-" + __import__(
+        "turnout.rollout.argo", fromlist=["revision"]).revision(d["spec"]["template"])
+    w.create("replicasets.apps", {"metadata": {"name": rs_name}, "spec": {
+        "replicas": 0, "selector": {"matchLabels": {"app": "demo"}},
+        "template": d["spec"]["template"]}})
+    body = ref_rollout()
+    body["metadata"]["name"] = "rollout-ref-deployment"
+    w.create(ROLLOUT, body)
+    w.run(3, )
+    st = w.status("rollout-ref-deployment")
+    assert st["phase"] == "Healthy" and st["collisionCount"] == 1, st
+    assert w.events("HashCollision")
+    assert w.replicas("rollout-ref-deployment") == {"blue": 5}

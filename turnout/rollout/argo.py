@@ -25,11 +25,15 @@ ARGO_PHASE = {Phase.INITIALIZING: "Progressing", Phase.HEALTHY: "Healthy",
               Phase.PROMOTING: "Progressing", Phase.ABORTED: "Degraded"}
 
 
-def revision(template: Obj) -> str:
+def revision(template: Obj, collision_count: int = 0) -> str:
+    """The `rollouts-pod-template-hash` of a template; a `status.collisionCount` (a ReplicaSet
+    of the same name that is not the Rollout's) changes it, as in Argo."""
     t = copy.deepcopy(template)
     meta = t.get("metadata") or {}
     meta.pop("creationTimestamp", None)
     (meta.get("labels") or {}).pop(HASH_LABEL, None)
+    if collision_count:
+        return template_hash({"template": t, "collisionCount": collision_count})
     return template_hash(t)
 
 
@@ -308,6 +312,7 @@ def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj],
                  "Rollout is healthy" if healthy else "Rollout is not healthy"),
         ],
         "turnout": s.to_json(),
+        "collisionCount": old.get("collisionCount"),
     }
     if kind == "canary":
         out["currentStepIndex"] = min(s.step, len(plan_.steps)) if s.canary else \

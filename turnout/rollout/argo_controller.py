@@ -110,7 +110,7 @@ class RolloutController(Controller):
             self._invalid(ro, problem)
             return now + INVALID_RETRY
         state = State.from_json((ro.get("status") or {}).get("turnout"))
-        rev = argo.revision(spec.get("template") or {})
+        rev = argo.revision(spec.get("template") or {}, _collisions(ro))
         rss = {r["metadata"]["labels"].get("rollouts-pod-template-hash", ""): r
                for r in self.store.iter(RS, ns) if owned_by(r, ro["metadata"]["uid"])}
         command = self._command(raw, state)
@@ -243,10 +243,16 @@ class RolloutController(Controller):
         out = dict(rss)
         for h, n in want.items():
             if h and h not in out:
-                rev_template = argo.revision(ro["spec"].get("template") or {})
+                rev_template = argo.revision(ro["spec"].get("template") or {}, _collisions(ro))
                 if h != rev_template:
                     continue  # an old revision we no longer have a template for
-                out[h] = self.objects.create(rt, ns, argo.replica_set(ro, h, n))
+                try:
+                    out[h] = self.objects.create(rt, ns, argo.replica_set(ro, h, n))
+                except errors.ApiError as e:
+                    if e.code != 409:
+                        raise
+                    self._collision(ro, f"{ro['metadata']['name']}-{h}")
+                    continue
                 self.events.record(ro, "Normal", "ScalingReplicaSet",
                                    f"Created ReplicaSet {ro['metadata']['name']}-{h} with {n}")
         for h, r in out.items():
@@ -279,6 +285,25 @@ class RolloutController(Controller):
                             {"metadata": {"resourceVersion": ro["metadata"].get(
                                 "resourceVersion")}, "status": st}, subresource="status")
 
+    def _collision(self, ro: Obj, name: str) -> None:
+        """A ReplicaSet of that name belongs to something else (a Deployment of the same name
+        and template): bump status.collisionCount for a new hash, as Argo does."""
+        rt = self.objects.registry.by_key(ROLLOUT)
+        assert rt is not None
+        n = _collisions(ro)
+        log.warning("rollout %s/%s: ReplicaSet %s exists and is not its own; collisionCount %d",
+                    ro["metadata"]["namespace"], ro["metadata"]["name"], name, n + 1)
+        self.events.record(ro, "Warning", "HashCollision",
+                           f"Found a hash collision for rollout {ro['metadata']['name']!r} "
+                           f"(ReplicaSet {name} exists) - bumping collisionCount ({n}->{n + 1})")
+        fresh = common.get(self.objects, ROLLOUT, ro["metadata"]["namespace"],
+                           ro["metadata"]["name"]) or ro
+        st = {**(fresh.get("status") or {}), "collisionCount": n + 1}
+        ro["metadata"] = self.objects.update(rt, ro["metadata"]["namespace"],
+                                             ro["metadata"]["name"], {"status": st},
+                                             subresource="status")["metadata"]
+        ro["status"] = st
+
     def _invalid(self, ro: Obj, problem: str) -> None:
         """Degraded with the InvalidSpec condition and a Warning Event, as Argo reports it."""
         self.invalid += 1
@@ -303,6 +328,10 @@ class RolloutController(Controller):
         self.objects.update(rt, ro["metadata"]["namespace"], ro["metadata"]["name"],
                             {"status": st}, subresource="status")
         self.events.record(ro, "Warning", "InvalidSpec", text)
+
+def _collisions(ro: Obj) -> int:
+    return int((ro.get("status") or {}).get("collisionCount") or 0)
+
 
 def _ready(rs: Obj | None, size: int | None) -> bool:
     """``rs`` runs ``size`` available pods (None: all it asks for, at least one)."""
