@@ -59,6 +59,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
             "name": "h", "match": [{"headerName": "x", "headerValue": {"exact": "1"}}]}}]}}},
      "spec.strategy.canary.trafficRouting.managedRoutes: Required value: Rollout has missing "
      "field 'spec.strategy.canary.trafficRouting.managedRoutes'"),
+    ({"strategy": {"canary": {"canaryService": "c", "stableService": "s", "trafficRouting": {
+        "managedRoutes": [{"name": "h"}], "apisix": {"route": {"name": "r"}}}}}},
+     'spec.strategy.canary.trafficRouting: Unsupported value: "apisix": supported values: '
+     '"istio", "nginx"'),
     ({"progressDeadlineSeconds": 5, "minReadySeconds": 10},
      "spec.progressDeadlineSeconds: Invalid value: 5: must be greater than minReadySeconds"),
 ]

@@ -142,7 +142,7 @@ class RolloutController(Controller):
             if router is not None:
                 router.reconcile(self.objects)
         except errors.ApiError as e:
-            self._invalid(ro, f"trafficRouting: {e.message}")
+            self._invalid(ro, f"spec.strategy: {e.message}")
             return now + 5.0
         wake: list[float] = []
         for a in actions:

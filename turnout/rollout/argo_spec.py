@@ -45,6 +45,10 @@ WORKLOAD_KINDS = {("apps", "Deployment"): "deployments.apps",
                   ("", "PodTemplate"): "podtemplates"}
 SCALE_DOWN = ("never", "onsuccess", "progressively")
 ROUTERS_NEEDING_SERVICES = ("alb", "smi", "apisix", "ambassador", "nginx", "appMesh", "traefik")
+TURNOUT_ROUTERS = ("istio", "nginx")
+"""The traffic routers turnout runs; Argo's others (alb, smi, ambassador, apisix, appMesh,
+traefik, plugins) are InvalidSpec here, naming them, rather than a Rollout that never splits."""
+ROUTING_KEYS = (*TURNOUT_ROUTERS, "managedRoutes", "maxTrafficWeight")
 
 
 def message(rollout: Obj, cause: Cause) -> str:
@@ -191,6 +195,9 @@ def _canary(c: Obj, path: str) -> list[Cause]:
                                  "This rollout uses the same service for the stable and canary "
                                  "services, but two different services are required."))
     if isinstance(tr, dict):
+        for k in tr:
+            if k not in ROUTING_KEYS:
+                out.append(not_supported(f"{path}.trafficRouting", k, list(TURNOUT_ROUTERS)))
         needs = any(k in tr for k in ROUTERS_NEEDING_SERVICES) or \
             ("istio" in tr and not (tr.get("istio") or {}).get("destinationRule"))
         for key in ("stableService", "canaryService"):
