@@ -11,6 +11,7 @@ from turnout.rollout.analysisrun_controller import AnalysisRunController
 from turnout.rollout.argo_controller import RolloutController
 from turnout.rollout.experiment_controller import ExperimentController
 from turnout.rollout.flagger_controller import CanaryController
+from turnout.rollout.job_provider import JobProvider
 from turnout.rollout.metrics import FakeMetrics, MetricSource
 from turnout.rollout.providers import Providers
 from turnout.store.objects import Objects
@@ -20,8 +21,10 @@ def controllers(objects: Objects, metrics: MetricSource,
                 thresholds: Thresholds | None = None) -> list[Controller]:
     """The Argo Rollout, Experiment, AnalysisRun and Flagger Canary controllers, reading
     ``metrics``."""
+    providers = Providers(metrics)
+    providers.by_name["job"] = JobProvider(objects)  # Argo's examples measure with pods
     return [RolloutController(objects), ExperimentController(objects),
-            AnalysisRunController(objects, Providers(metrics)),
+            AnalysisRunController(objects, providers),
             CanaryController(objects, metrics, thresholds)]
 
 

@@ -222,10 +222,30 @@ def iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+POLL = 1.0
+"""Seconds between looks at an in-flight measurement (a `job` provider's pod still running)."""
+
+
+def in_flight(res: Obj) -> bool:
+    ms = res.get("measurements") or []
+    return bool(ms) and ms[-1].get("phase") == "Running"
+
+
 def record(res: Obj, phase: str, value: str, message: str, now: float,
            started: float | None = None) -> Obj:
-    """``res`` with one more measurement; an Error does not count toward `count`."""
+    """``res`` with one more measurement; an Error does not count toward `count`. A "Running"
+    measurement is in flight (a provider that takes time, as the `job` one): it counts once it
+    ends, measured again every ``POLL`` seconds until then."""
     out = dict(res)
+    ms = list(res.get("measurements") or [])
+    resumed = in_flight(res)
+    if phase == "Running":
+        m: Obj = ms.pop() if resumed else {"phase": "Running", "startedAt": iso(now)}
+        if message:
+            m["message"] = message
+        out["measurements"] = [*ms, m]
+        out["polledAt"] = now
+        return out
     key = {"Successful": "successful", "Failed": "failed", "Inconclusive": "inconclusive",
            "Error": "error"}[phase]
     out[key] = int(res.get(key, 0)) + 1
@@ -234,15 +254,16 @@ def record(res: Obj, phase: str, value: str, message: str, now: float,
     out["consecutiveError"] = int(res.get("consecutiveError", 0)) + 1 if phase == "Error" else 0
     out["consecutiveSuccess"] = int(res.get("consecutiveSuccess", 0)) + 1 \
         if phase == "Successful" else 0
-    m: Obj = {"phase": phase, "startedAt": iso(now if started is None else started),
-              "finishedAt": iso(now)}
+    start = ms.pop()["startedAt"] if resumed else iso(now if started is None else started)
+    m = {"phase": phase, "startedAt": start, "finishedAt": iso(now)}
     if value:
         m["value"] = value
     if message:
         m["message"] = message
-    out["measurements"] = [*(res.get("measurements") or []), m]
+    out["measurements"] = [*ms, m]
     out["lastMeasuredAt"] = now
     out["lastPhase"] = phase
+    out.pop("polledAt", None)
     return out
 
 
@@ -273,6 +294,8 @@ def metric_phase(metric: Obj, res: Obj, terminating: bool = False) -> str:
     """The phase of one metric from its counters (Argo's assessMetricStatus)."""
     if res.get("phase") in TERMINAL:
         return str(res["phase"])
+    if in_flight(res):
+        return "Running"
     if not res.get("lastPhase") and not res.get("measurements"):
         return "Successful" if terminating else "Pending"
     phase, _ = limits_exceeded(metric, res)
@@ -298,6 +321,9 @@ def due(metric: Obj, res: Obj, started: float, now: float, terminating: bool = F
 def next_at(metric: Obj, res: Obj, started: float, terminating: bool = False) -> float | None:
     """When ``metric`` is next measured: `initialDelay` after the run started for the first
     measurement, then every `interval` (10 s after an Error); None when it is done."""
+    if in_flight(res):
+        polled = res.get("polledAt")
+        return float(started if polled is None else polled) + POLL
     if terminating or res.get("phase") in TERMINAL:
         return None
     last = res.get("lastMeasuredAt")

@@ -86,7 +86,7 @@ class AnalysisRunController(Controller):
             return None
         spec = run.get("spec") or {}
         metrics: list[Obj] = list(spec.get("metrics") or [])
-        started = float(st.get("startedAtEpoch") or now)
+        started = float(now if st.get("startedAtEpoch") is None else st["startedAtEpoch"])
         base = {**st, "startedAtEpoch": started, "startedAt": st.get("startedAt") or now_iso()}
         results = {r["name"]: dict(r) for r in st.get("metricResults") or []}
         # placeholders first (secrets read only when a measurement is due), as Argo does
@@ -129,7 +129,10 @@ class AnalysisRunController(Controller):
                 return None
             for i, m in due:
                 real = analysis_run.resolve(metrics[i], real_values)
-                phase, value, msg = self.providers.measure(real, run, now)
+                if ending:  # an in-flight measurement of a run that stops, as Argo ends it
+                    phase, value, msg = "Successful", "", "Metric Terminated"
+                else:
+                    phase, value, msg = self.providers.measure(real, run, now)
                 for s in secrets:
                     if s:
                         msg = msg.replace(s, "*****")
