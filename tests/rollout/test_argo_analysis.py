@@ -157,8 +157,24 @@ def test_failed_step_analysis_aborts_with_argo_message() -> None:
     w.run(4)
     st = w.status()
     assert st["phase"] == "Degraded" and st["abort"] is True
-    assert "Step-based analysis phase error/failed: Metric \"m\" assessed Failed due to " \
-           "failed (1) > failureLimit (0)" in st["message"]
+    assert st["message"].startswith("Step-based analysis phase error/failed (demo-")
+    assert 'Metric "m" assessed Failed due to failed (1) > failureLimit (0)' in st["message"]
+
+
+def test_failed_background_analysis_aborts_even_a_paused_rollout() -> None:
+    w = World({"bg": ["Successful", "Failed"]})
+    w.create(AT, {"metadata": {"name": "bg"}, "spec": {"metrics": [
+        {"name": "bg", "interval": "5s", "provider": {"fake": {}}}]}})
+    w.create(ROLLOUT, rollout(strategy={"canary": {
+        "analysis": {"templates": [{"templateName": "bg"}]},
+        "steps": [{"setWeight": 25}, {"pause": {}}]}}))
+    healthy_then_update(w)
+    w.run(2)
+    assert w.status()["phase"] == "Paused"
+    w.run(6)
+    st = w.status()
+    assert st["phase"] == "Degraded" and st["abort"] is True
+    assert st["message"].startswith("Background analysis phase error/failed (demo-")
 
 
 def test_field_value_paths() -> None:

@@ -155,3 +155,13 @@ def test_kubectl_get_rollout_columns_with_and_without_the_crd() -> None:
         assert [c["name"] for c in p.columns] == ["Name", "Desired", "Current", "Up-to-date",
                                                   "Available", "Age"]
         assert p.row(obj, datetime.now(UTC))[:5] == ["demo", 3, 3, 3, 3]
+
+
+def test_missing_replicas_is_defaulted_to_one_in_the_spec() -> None:
+    w = World()
+    body = rollout()
+    del body["spec"]["replicas"]
+    w.create(ROLLOUT, body)
+    w.run(2)
+    assert w.get(ROLLOUT, "demo")["spec"]["replicas"] == 1
+    assert w.status()["phase"] == "Healthy" and w.replicas() == {"blue": 1}

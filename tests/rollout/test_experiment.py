@@ -144,7 +144,7 @@ def test_failed_experiment_aborts_the_rollout_and_is_terminated() -> None:
     w.run(12)
     st = w.status()
     assert st["phase"] == "Degraded" and st["abort"] is True
-    assert "Experiment analysis phase is error/failed: " in st["message"]
+    assert st["message"].startswith("Experiment analysis phase is error/failed (demo-")
 
 
 def test_baseline_vs_canary_runs_until_promoted_then_is_terminated() -> None:

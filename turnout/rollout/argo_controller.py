@@ -87,6 +87,8 @@ class RolloutController(Controller):
         if ro is None or ro["metadata"].get("deletionTimestamp"):
             return None
         raw = ro
+        if "replicas" not in (ro.get("spec") or {}) and isinstance(ro.get("spec"), dict):
+            return self._default_replicas(ro)  # the write brings the Rollout back here
         causes = argo_spec.validate(ro)
         workload: Obj | None = None
         if not causes and (ro.get("spec") or {}).get("workloadRef"):
@@ -284,6 +286,16 @@ class RolloutController(Controller):
         self.objects.update(rt, ro["metadata"]["namespace"], ro["metadata"]["name"],
                             {"metadata": {"resourceVersion": ro["metadata"].get(
                                 "resourceVersion")}, "status": st}, subresource="status")
+
+    def _default_replicas(self, ro: Obj) -> float | None:
+        """spec.replicas: 1 written when absent, as Argo does (HPA and `kubectl get` need it)."""
+        rt = self.objects.registry.by_key(ROLLOUT)
+        assert rt is not None
+        fresh = copy.deepcopy(ro)
+        fresh["spec"]["replicas"] = 1
+        fresh.pop("status", None)
+        self.objects.update(rt, ro["metadata"]["namespace"], ro["metadata"]["name"], fresh)
+        return self.clock() + 0.05
 
     def _collision(self, ro: Obj, name: str) -> None:
         """A ReplicaSet of that name belongs to something else (a Deployment of the same name

@@ -110,7 +110,8 @@ def as_gate(ex: Obj) -> Gate | None:
     outcome = OUTCOME.get(str(st.get("phase", "")))
     if outcome is None:
         return None
-    reason = st.get("message") or f"experiment {ex['metadata']['name']} {st.get('phase')}"
+    name = ex["metadata"]["name"]
+    reason = st.get("message") or f"experiment {name} {st.get('phase')}"
     if outcome is Outcome.FAIL:
-        reason = f"Experiment analysis phase is error/failed: {reason}"
-    return Gate(outcome, f"{ex['metadata']['name']}: {reason}")
+        return Gate(outcome, f"Experiment analysis phase is error/failed ({name}): {reason}")
+    return Gate(outcome, f"{name}: {reason}")

@@ -86,8 +86,10 @@ class Runs:
                 self.delete(ro, base)  # the human accepted it: measure afresh
             elif run is not None:
                 runs["Background"] = run
-                if s.phase is Phase.PROGRESSING:
-                    background = as_gate(run, FAILED_PREFIX["Background"])
+                g = as_gate(run, FAILED_PREFIX["Background"])
+                # a failed background run aborts even a paused rollout, as in Argo
+                if s.phase is Phase.PROGRESSING or (g is not None and g.outcome is Outcome.FAIL):
+                    background = g
         self.terminate(ro, keep=tuple(r["metadata"]["name"] for r in runs.values()))
         return gate, background, runs
 
@@ -171,7 +173,8 @@ def as_gate(run: Obj, failed_prefix: str = "") -> Gate | None:
     mets = tuple({"metric": r.get("name"), "phase": r.get("phase"),
                   "value": (r.get("measurements") or [{}])[-1].get("value"),
                   "message": r.get("message", "")} for r in st.get("metricResults") or [])
-    reason = st.get("message") or f"analysis run {run['metadata']['name']} {st.get('phase')}"
-    if outcome is Outcome.FAIL and failed_prefix:
-        reason = f"{failed_prefix}: {reason}"
-    return Gate(outcome, f"{run['metadata']['name']}: {reason}", mets)
+    name = run["metadata"]["name"]
+    reason = st.get("message") or f"analysis run {name} {st.get('phase')}"
+    if outcome is Outcome.FAIL and failed_prefix:  # Argo's words first, then the run's name
+        return Gate(outcome, f"{failed_prefix} ({name}): {reason}", mets)
+    return Gate(outcome, f"{name}: {reason}", mets)
