@@ -237,7 +237,8 @@ def assess_template(ex: Obj, t: Obj, rs: Obj | None, now: float) -> Obj:
     else:
         deadline = float((ex.get("spec") or {}).get("progressDeadlineSeconds") or
                          PROGRESS_DEADLINE)
-        since = epoch(ts.get("lastTransitionTime")) or now
+        since = epoch(ts.get("lastTransitionTime"))
+        since = now if since is None else since
         if now > since + deadline:
             ts["status"] = "Failed"
             ts["message"] = (f"Template '{t['name']}' exceeded its progressDeadlineSeconds "
