@@ -93,6 +93,8 @@ def _plan(spec: Obj) -> Plan:
         elif "analysis" in s:
             steps.append(engine.Analyze(f"step-{i}"))
         elif "experiment" in s:
+            if not (s["experiment"] or {}).get("templates"):
+                raise ValueError(f"{where}.experiment.templates: Required value")
             steps.append(engine.Analyze(f"experiment-{i}"))
         elif "setHeaderRoute" in s:
             steps.append(_header_route(s["setHeaderRoute"] or {}))
