@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,13 +60,13 @@ class RunningCluster:
         return f"https://127.0.0.1:{self.port}"
 
     @property
-    def settings(self) -> dict[str, object]:
-        data: dict[str, object] = json.loads((self.state_dir / "cluster.json").read_text())
+    def settings(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.state_dir / "cluster.json").read_text())
         return data
 
     def node_url(self, node_port: int) -> str:
         """Where this cluster serves a NodePort (its port set may shift it)."""
-        return f"http://127.0.0.1:{node_port + int(self.settings['node_port_offset'])}"  # type: ignore[call-overload]
+        return f"http://127.0.0.1:{node_port + int(self.settings['node_port_offset'])}"
 
     @property
     def ssl(self) -> ssl.SSLContext:

@@ -140,3 +140,39 @@ def test_third_cluster_on_taken_ports_is_refused_and_leaves_nothing(
     by_dir = {row["stateDir"]: row for row in listed}
     assert by_dir[str(a.state_dir)]["status"] == "up"
     assert by_dir.get(str(state), {"status": "down"})["status"] == "down"
+
+
+def test_a_cluster_restarted_on_another_port_set_listens_only_on_the_new_ports(
+        tmp_path: Path) -> None:
+    """Envoy starts empty: the files of the earlier run (other ports, now another cluster's)
+    are never bound again, so the new configuration applies at once."""
+    state = tmp_path / "moved"
+    c = start_cluster(state)
+    first = dict(c.settings)
+    stop_cluster(c)
+    gateway_old = 30003 + int(first["node_port_offset"])
+    free = next(n for n in range(6) if n != first["port_set"] and all(
+        _free(p) for p in (6443 + n, 15000 + 100 * n, 15090 + 100 * n)))
+    with socket.socket() as other:  # another cluster took the old set's gateway meanwhile
+        other.bind(("127.0.0.1", gateway_old))
+        other.listen()
+        c = start_cluster(state, ports=("--port-set", str(free)))
+        try:
+            gateway_new = 30003 + int(c.settings["node_port_offset"])
+            c.wait_for(lambda: ("127.0.0.1", gateway_new) in listening(tree(c.proc.pid)),
+                       timeout=5, what="the gateway on the new port set")
+            socks = listening(tree(c.proc.pid))
+            assert ("127.0.0.1", gateway_old) not in socks, socks
+            log = (state.parent / f"{state.name}.log").read_text()
+            assert "cannot bind" not in log and "did not accept" not in log, log[-2000:]
+        finally:
+            stop_cluster(c)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

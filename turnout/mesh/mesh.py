@@ -54,9 +54,15 @@ class Mesh:
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.layout.ensure()
+        # a cluster starts Envoy empty: files left by an earlier run may hold listeners on
+        # addresses this run does not own (the cluster moved to another port set); the mesh
+        # controller pushes the whole configuration right after start. (A crashed Envoy is
+        # restarted by its supervisor with the files as they are.)
         for path in (self.layout.cds, self.layout.lds):
-            if not path.exists():
-                xds.write_atomic(path, xds.versioned([])[1])
+            xds.write_atomic(path, xds.versioned([])[1])
+        for stale in (*self.layout.cds.parent.parent.glob("eds/*.json"),
+                      *self.layout.cds.parent.parent.glob("rds/*.json")):
+            stale.unlink(missing_ok=True)
         boot = self.state_dir / "envoy-bootstrap.json"
         boot.write_text(json.dumps(xds.bootstrap(self.layout, self.settings), indent=1))
         self.envoy = envoy.EnvoyProcess(envoy.find_envoy(self.settings.envoy_path), boot,
