@@ -1,10 +1,17 @@
-"""Flagger `Canary` front end on an in-memory cluster with a fake metric source."""
+"""Flagger `Canary` front end on an in-memory cluster with a fake metric source.
+
+Timing follows Flagger's ticks: with `interval: 10s` a new revision seen at t=10 gets its first
+tick (pre-rollout, then the first weight) at t=20, and one analysis tick per 10 s after that.
+"""
 
 from __future__ import annotations
 
 import copy
 
+import pytest
+
 from turnout.rollout import flagger
+from turnout.rollout.engine import Analyze, SetHeaderRoute, SetMirrorRoute, SetWeight
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, lognormal
 from turnout.store.objects import Objects
@@ -14,9 +21,10 @@ from .helpers import cluster, deployment, events, rt, settle, template
 
 NS = "ns3"
 KEY = (NS, "advertisements")
+BASE = lognormal(50.0, 0.2)
 
 
-def canary(threshold: int = 2, **analysis: object) -> Obj:
+def canary(threshold: int = 2, spec: Obj | None = None, **analysis: object) -> Obj:
     a: Obj = {"interval": "10s", "threshold": threshold, "maxWeight": 60, "stepWeight": 20,
               "metrics": [{"name": "request-success-rate", "thresholdRange": {"min": 99},
                            "interval": "1m"},
@@ -27,15 +35,17 @@ def canary(threshold: int = 2, **analysis: object) -> Obj:
             "metadata": {"name": "advertisements", "namespace": NS},
             "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
                                    "name": "advertisements"},
-                     "service": {"port": 5002}, "analysis": a}}
+                     "service": {"port": 5002}, "analysis": a, **(spec or {})}}
 
 
-def setup(dists: dict[str, object], rate: float = 20.0, **analysis: object) -> tuple[
+def setup(dists: dict[str, object], rate: float = 20.0, spec: Obj | None = None,
+          **analysis: object) -> tuple[
         Objects, CanaryController, FakeMetrics]:
     o = cluster(NS)
     o.create(rt(o, "deployments.apps"), NS,
              deployment("advertisements", NS, template("v1", "arapulido/ads-service:1.0")))
-    o.create(rt(o, "canaries.flagger.app"), NS, canary(**analysis))  # type: ignore[arg-type]
+    o.create(rt(o, "canaries.flagger.app"), NS,
+             canary(spec=spec, **analysis))  # type: ignore[arg-type]
     fake = FakeMetrics(dists=dists, rate=rate)  # type: ignore[arg-type]
     ctl = CanaryController(o, fake)
     return o, ctl, fake
@@ -50,37 +60,59 @@ def run(o: Objects, ctl: CanaryController, t0: float, t1: float, dt: float = 1.0
     return t
 
 
+def run_until(o: Objects, ctl: CanaryController, t: float, phase: str,
+              limit: float = 300) -> float:
+    while t < limit and status(o).get("phase") != phase:
+        t = run(o, ctl, t, t)
+    assert status(o).get("phase") == phase, status(o)
+    return t
+
+
 def status(o: Objects) -> Obj:
-    st: Obj = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements")["status"]
+    st: Obj = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements").get("status") or {}
     return st
 
 
+def vs(o: Objects) -> Obj:
+    out: Obj = o.get(rt(o, "virtualservices.networking.istio.io"), NS, "advertisements")
+    return out
+
+
 def vs_weights(o: Objects) -> dict[str, int]:
-    vs = o.get(rt(o, "virtualservices.networking.istio.io"), NS, "advertisements")
-    return {d["destination"]["host"]: d["weight"] for d in vs["spec"]["http"][0]["route"]}
+    return {d["destination"]["host"]: d["weight"] for d in vs(o)["spec"]["http"][-1]["route"]}
 
 
-def new_version(o: Objects) -> None:
+def new_version(o: Objects, image: str = "arapulido/ads-service:2.0", ver: str = "v2") -> None:
     d = o.get(rt(o, "deployments.apps"), NS, "advertisements")
-    d["spec"]["template"] = template("v2", "arapulido/ads-service:2.0")
-    d["spec"]["replicas"] = 1
+    d["spec"]["template"] = template(ver, image)
     o.update(rt(o, "deployments.apps"), NS, "advertisements", d)
+
+
+def replicas(o: Objects, name: str = "advertisements") -> int:
+    return int(o.get(rt(o, "deployments.apps"), NS, name)["spec"]["replicas"])
+
+
+def primary_image(o: Objects) -> str:
+    d = o.get(rt(o, "deployments.apps"), NS, "advertisements-primary")
+    return str(d["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
 def initialized(o: Objects, ctl: CanaryController) -> None:
     run(o, ctl, 0, 8)
     assert status(o)["phase"] == "Initialized"
     primary = o.get(rt(o, "deployments.apps"), NS, "advertisements-primary")
-    assert primary["spec"]["template"]["metadata"]["labels"]["app"] == "advertisements-primary"
-    assert o.get(rt(o, "deployments.apps"), NS, "advertisements")["spec"]["replicas"] == 0
-    svcs = {n: o.get(rt(o, "services"), NS, n)["spec"]["selector"]
+    # Flagger renames the selector label's value: app=ecommerce becomes ecommerce-primary
+    assert primary["spec"]["template"]["metadata"]["labels"]["app"] == "ecommerce-primary"
+    assert replicas(o) == 0
+    svcs = {n: o.get(rt(o, "services"), NS, n)
             for n in ("advertisements", "advertisements-primary", "advertisements-canary")}
-    assert svcs["advertisements"]["app"] == "advertisements-primary"
-    assert svcs["advertisements-canary"]["app"] == "ecommerce"
+    assert svcs["advertisements"]["spec"]["selector"]["app"] == "ecommerce-primary"
+    assert svcs["advertisements-canary"]["spec"]["selector"]["app"] == "ecommerce"
+    assert svcs["advertisements"]["metadata"]["annotations"][
+        "kustomize.toolkit.fluxcd.io/reconcile"] == "disabled"
     assert vs_weights(o) == {"advertisements-primary": 100, "advertisements-canary": 0}
-
-
-BASE = lognormal(50.0, 0.2)
+    assert vs(o)["spec"]["hosts"] == ["advertisements"]
+    assert vs(o)["spec"]["gateways"] == ["mesh"]
 
 
 def test_slower_canary_is_rolled_back_with_numbers() -> None:
@@ -89,24 +121,28 @@ def test_slower_canary_is_rolled_back_with_numbers() -> None:
     new_version(o)
     run(o, ctl, 10, 12)
     assert status(o)["phase"] == "Progressing"
+    assert vs_weights(o)["advertisements-canary"] == 0  # the first tick comes at t=20
+    run(o, ctl, 13, 21)
     assert vs_weights(o)["advertisements-canary"] == 20
-    run(o, ctl, 13, 40)
+    run(o, ctl, 22, 60)
     st = status(o)
     assert st["phase"] == "Failed"
     assert st["failedChecks"] == 2
     assert vs_weights(o) == {"advertisements-primary": 100, "advertisements-canary": 0}
     msg = st["conditions"][0]["message"]
     assert "p50" in msg and "slower" in msg and " ms" in msg
-    assert o.get(rt(o, "deployments.apps"), NS, "advertisements")["spec"]["replicas"] == 0
+    assert st["conditions"][0]["reason"] == "Failed"
+    assert replicas(o) == 0
     warn = [e for e in events(o, NS) if e["reason"] == "AnalysisFailed"]
     assert warn and "100% of traffic back" in warn[0]["message"] and "slower" in \
         warn[0]["message"]
-    # the primary still runs 1.0
-    primary = o.get(rt(o, "deployments.apps"), NS, "advertisements-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.0")
+    said = [e["message"] for e in events(o, NS) if e["reason"] == "Synced"]
+    assert "Rolling back advertisements.ns3 failed checks threshold reached 2" in said
+    assert "Canary failed! Scaling down advertisements.ns3" in said
+    assert primary_image(o).endswith(":1.0")
 
 
-def test_equal_canary_is_promoted() -> None:
+def test_equal_canary_is_promoted_through_flagger_weights() -> None:
     o, ctl, _ = setup({"v1": BASE, "v2": BASE})
     initialized(o, ctl)
     new_version(o)
@@ -117,68 +153,49 @@ def test_equal_canary_is_promoted() -> None:
         seen.add(vs_weights(o)["advertisements-canary"])
     st = status(o)
     assert st["phase"] == "Succeeded", st
-    assert {20, 40, 60} <= seen
+    assert st["conditions"][0]["reason"] == "Succeeded"
+    assert seen >= {0, 20, 40, 60}
     assert vs_weights(o) == {"advertisements-primary": 100, "advertisements-canary": 0}
-    primary = o.get(rt(o, "deployments.apps"), NS, "advertisements-primary")
-    assert primary["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2.0")
+    assert primary_image(o).endswith(":2.0")
     run(o, ctl, t, t + 6)
-    assert o.get(rt(o, "deployments.apps"), NS, "advertisements")["spec"]["replicas"] == 0
+    assert replicas(o) == 0
+    assert any(e["message"] == "Promotion completed! Scaling down advertisements.ns3"
+               for e in events(o, NS))
 
 
 def test_thin_traffic_holds_inconclusive_not_failed() -> None:
     o, ctl, _ = setup({"v1": BASE, "v2": lognormal(50.0, 0.2, extra_ms=200.0)}, rate=0.2)
     initialized(o, ctl)
     new_version(o)
-    run(o, ctl, 10, 60)
+    run(o, ctl, 10, 70)
     st = status(o)
     assert st["phase"] == "Progressing"
     assert st["failedChecks"] == 0
     assert st["canaryWeight"] == 20
     assert st["turnout"]["inconclusive_checks"] >= 3
-    assert all(r["outcome"] == "Inconclusive" for r in st["turnout"]["history"])
+    analysis = [r for r in st["turnout"]["history"] if r["step"] > 0]
+    assert analysis and all(r["outcome"] == "Inconclusive" for r in analysis)
 
 
 def test_abort_and_retry_commands() -> None:
     o, ctl, _ = setup({"v1": BASE, "v2": BASE})
     initialized(o, ctl)
     new_version(o)
-    run(o, ctl, 10, 12)
+    run(o, ctl, 10, 21)
+    assert vs_weights(o)["advertisements-canary"] == 20
     c = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements")
     c["metadata"].setdefault("annotations", {})[flagger.COMMAND] = "abort"
     o.update(rt(o, "canaries.flagger.app"), NS, "advertisements", copy.deepcopy(c))
-    run(o, ctl, 13, 14)
+    run(o, ctl, 22, 23)
     assert status(o)["phase"] == "Failed"
     assert vs_weights(o)["advertisements-canary"] == 0
     c = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements")
     assert flagger.COMMAND not in (c["metadata"].get("annotations") or {})
     c["metadata"]["annotations"][flagger.COMMAND] = "retry"
     o.update(rt(o, "canaries.flagger.app"), NS, "advertisements", c)
-    run(o, ctl, 30, 31)
+    run(o, ctl, 30, 41)
     assert status(o)["phase"] == "Progressing"
     assert vs_weights(o)["advertisements-canary"] == 20
-
-
-def test_ab_match_routes_header_to_canary() -> None:
-    o, ctl, _ = setup({"v1": BASE, "v2": BASE}, iterations=2, stepWeight=0,
-                      match=[{"headers": {"x-canary": {"exact": "insider"}}}])
-    initialized(o, ctl)
-    new_version(o)
-    run(o, ctl, 10, 12)
-    vs = o.get(rt(o, "virtualservices.networking.istio.io"), NS, "advertisements")
-    first = vs["spec"]["http"][0]
-    assert first["match"] == [{"headers": {"x-canary": {"exact": "insider"}}}]
-    assert first["route"][0]["destination"]["host"] == "advertisements-canary"
-    t = run(o, ctl, 13, 60)
-    assert status(o)["phase"] == "Succeeded"
-    vs = o.get(rt(o, "virtualservices.networking.istio.io"), NS, "advertisements")
-    assert len(vs["spec"]["http"]) == 1 and t > 30
-
-
-def test_plan_from_flagger_spec() -> None:
-    p = flagger.plan({"analysis": {"stepWeights": [1, 5, 25], "threshold": 3}})
-    assert [getattr(s, "weight", None) for s in p.steps][::2] == [1, 5, 25]
-    assert p.failure_threshold == 3 and not p.inconclusive_pauses
-    assert flagger.seconds("1m30s", 0) == 90 and flagger.seconds("500ms", 0) == 0.5
 
 
 def test_no_traffic_at_all_is_a_failed_check_and_rolls_back_at_threshold() -> None:
@@ -194,3 +211,77 @@ def test_no_traffic_at_all_is_a_failed_check_and_rolls_back_at_threshold() -> No
     assert "no values found" in msg and "not receiving traffic" in msg
     assert "0 canary requests" in msg
     assert vs_weights(o) == {"advertisements-primary": 100, "advertisements-canary": 0}
+
+
+def test_no_metrics_means_no_verdict() -> None:
+    """With no metrics, as in Flagger, nothing is checked: a canary nobody calls is still
+    promoted (turnout's verdict rides along with the builtin metrics only)."""
+    o, ctl, _ = setup({"v1": BASE}, metrics=[])
+    initialized(o, ctl)
+    new_version(o)
+    run_until(o, ctl, 10, "Succeeded")
+    assert primary_image(o).endswith(":2.0")
+
+
+def test_canary_weights_follow_flagger() -> None:
+    assert flagger.weights({"stepWeight": 20, "maxWeight": 50}) == [20, 40, 60]
+    assert flagger.weights({"stepWeight": 10, "maxWeight": 30}) == [10, 20, 30]
+    assert flagger.weights({"stepWeight": 30}) == [30, 60, 90, 100]  # maxWeight 100
+    assert flagger.weights({"stepWeights": [1, 5, 25]}) == [1, 5, 25]
+    p = flagger.plan({"analysis": {"stepWeights": [1, 5, 25], "threshold": 3}})
+    assert p.steps[0] == Analyze(flagger.PRE_ROLLOUT)
+    assert [s.weight for s in p.steps if isinstance(s, SetWeight)] == [1, 5, 25]
+    assert p.steps[-1] == Analyze(flagger.PROMOTION)
+    assert p.failure_threshold == 3 and not p.inconclusive_pauses
+    assert flagger.seconds("1m30s", 0) == 90 and flagger.seconds("500ms", 0) == 0.5
+
+
+def test_plans_for_each_strategy() -> None:
+    ab = flagger.plan({"analysis": {"iterations": 3, "match": [{"headers": {"x": {
+        "exact": "1"}}}]}})
+    assert isinstance(ab.steps[1], SetHeaderRoute)
+    assert [s.name for s in ab.steps if isinstance(s, Analyze)] == [
+        "pre-rollout", "check", "check", "promotion"]
+    bg = flagger.plan({"analysis": {"iterations": 2}})
+    assert [type(s).__name__ for s in bg.steps] == [
+        "Analyze", "Analyze", "Analyze", "SetWeight", "Analyze"]  # last tick at 100 %
+    mirror = flagger.plan({"analysis": {"mirror": True, "stepWeight": 50}})
+    assert isinstance(mirror.steps[1], SetMirrorRoute) and mirror.steps[1].percent == 100
+    assert flagger.plan({"skipAnalysis": True, "analysis": {"stepWeight": 5}}).steps == ()
+    assert flagger.plan({}).steps == ()  # no analysis: skipped, as Flagger
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"provider": "linkerd"}, "spec.provider"),
+    ({"analysis": {"metrics": [{"name": "error-rate"}]}}, "spec.analysis.metrics[0].name"),
+    ({"analysis": {"metrics": [{"name": "x", "templateRef": {}}]}},
+     "spec.analysis.metrics[0].templateRef.name"),
+    ({"analysis": {"stepWeights": [20, 10]}}, "spec.analysis.stepWeights"),
+    ({"analysis": {"interval": "soon"}}, "spec.analysis.interval"),
+    ({"service": {}}, "spec.service.port"),
+    ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),
+])
+def test_bad_spec_is_a_status_naming_the_field(patch: Obj, field: str) -> None:
+    o, ctl, _ = setup({})
+    c = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements")
+    for k, v in patch.items():
+        c["spec"][k] = v if k != "analysis" else {**c["spec"]["analysis"], **v}
+    o.update(rt(o, "canaries.flagger.app"), NS, "advertisements", c)
+    assert ctl.sync(KEY, 0) is None
+    st = status(o)
+    assert st["phase"] == "Failed"
+    assert st["conditions"][0]["message"].startswith(field + ":"), st
+    assert ctl.errors == 1
+    assert not o.store.peek("deployments.apps", NS, "advertisements-primary")
+
+
+def test_selector_without_flagger_labels_is_refused() -> None:
+    o = cluster(NS)
+    d = deployment("advertisements", NS, template("v1", "arapulido/ads-service:1.0"))
+    d["spec"]["selector"]["matchLabels"] = {"service": "advertisements"}
+    o.create(rt(o, "deployments.apps"), NS, d)
+    o.create(rt(o, "canaries.flagger.app"), NS, canary())
+    CanaryController(o, FakeMetrics()).sync(KEY, 0)
+    msg = status(o)["conditions"][0]["message"]
+    assert msg.startswith("spec.targetRef: Deployment advertisements: "
+                          "spec.selector.matchLabels must contain one of app, name")

@@ -35,8 +35,9 @@ def test_a_canary_without_status_and_a_bad_spec_are_shown_not_raised() -> None:
     canary = {"kind": "Canary", "metadata": {"name": "ads", "namespace": "ns1"},
               "spec": {"analysis": {"stepWeight": 25, "maxWeight": 50, "threshold": 3}}}
     d = rollouts.detail(rollouts.KINDS["canary"], canary, [])
-    assert [s["text"] for s in d["step_list"]] == ["setWeight: 25", "analysis: check",
-                                                   "setWeight: 50", "analysis: check"]
+    assert [s["text"] for s in d["step_list"]] == ["analysis: pre-rollout", "setWeight: 25",
+                                                   "analysis: check", "setWeight: 50",
+                                                   "analysis: promotion"]
     assert d["checks"]["threshold"] == 3 and d["phase"] == "Unknown" and d["commands"] == []
     bad = h.rollout_obj()
     bad["spec"]["strategy"]["canary"]["steps"] = [{"experiment": {}}]

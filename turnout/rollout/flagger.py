@@ -2,9 +2,15 @@
 
 Why this exists: Flagger users keep their Deployment and add a `Canary` next to it; Flagger then
 runs a `<name>-primary` copy as the stable, points `<svc>` / `<svc>-primary` at it, `<svc>-canary`
-at the target's pods, and moves weight in a generated VirtualService every `interval` while the
-checks pass. This module holds the pure parts of that (what to generate, the plan, the status);
+at the target's pods, and moves traffic every `analysis.interval` while the checks pass. This
+module holds the pure parts of that: what the spec means, the plan the engine walks, the objects
+to generate and the status to write (``flagger_spec`` checks the spec first);
 ``flagger_controller`` does the I/O.
+
+Flagger's loop is one *tick* per interval, and the plan mirrors it: every ``Analyze`` step is one
+tick. The first tick after a new revision only takes the first step (no traffic has reached the
+canary yet; Flagger runs its pre-rollout hooks there); every later tick runs the metric checks
+before the next step.
 
 Pure: no I/O.
 """
@@ -12,7 +18,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from turnout.controllers.workloads import template_hash
@@ -31,9 +39,26 @@ from turnout.types import Obj
 
 REVISION = "turnout.dev/revision"
 COMMAND = "turnout.dev/rollout-command"
-SELECTOR_KEYS = ("app", "app.kubernetes.io/name", "name")
+SELECTOR_KEYS = ("app", "name", "app.kubernetes.io/name")  # Flagger's -selector-labels
+PROVIDERS = ("istio",)
+BUILTIN_METRICS = ("request-success-rate", "request-duration")
+TOOLKIT = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
+           "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
+"""Flagger marks the Services it manages so Flux does not revert them."""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+PRE_ROLLOUT, CHECK, PROMOTION = "pre-rollout", "check", "promotion"
+"""Names of the plan's Analyze steps: the first tick, an analysis tick, and an analysis tick
+that ends the steps (so it also asks confirm-promotion)."""
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+class SpecError(ValueError):
+    """A Canary (or MetricTemplate) field that turnout cannot act on; ``str`` names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 def seconds(value: Any, default: float) -> float:
@@ -61,14 +86,45 @@ def revision(template: Obj) -> str:
     return template_hash(t)
 
 
-def weights(analysis: Obj) -> list[int]:
-    if analysis.get("stepWeights"):
-        return [int(w) for w in analysis["stepWeights"]]
-    step = int(analysis.get("stepWeight") or 0)
-    top = int(analysis.get("maxWeight") or 50)
-    if step <= 0:
-        return []
-    return list(range(step, top + 1, step)) or [top]
+def analysis(spec: Obj) -> Obj:
+    a = spec.get("analysis") or spec.get("canaryAnalysis") or {}
+    return a if isinstance(a, dict) else {}
+
+
+def skips_analysis(spec: Obj) -> bool:
+    """`skipAnalysis: true`, or no analysis at all: promote as soon as the canary is ready."""
+    return bool(spec.get("skipAnalysis")) or not (spec.get("analysis")
+                                                   or spec.get("canaryAnalysis"))
+
+
+def interval(spec: Obj) -> float:
+    return seconds(analysis(spec).get("interval"), 60.0)
+
+
+def provider(spec: Obj, default: str = "istio") -> str:
+    name = str(spec.get("provider") or default)
+    if name not in PROVIDERS:
+        raise SpecError("spec.provider", f"unsupported provider {name!r} (turnout supports "
+                                         f"{', '.join(PROVIDERS)})")
+    return name
+
+
+# --- plan -------------------------------------------------------------------------------------
+
+
+def weights(a: Obj) -> list[int]:
+    """The canary weights Flagger walks: `stepWeights` (capped at 100), or `stepWeight` steps
+    until `maxWeight` (default 100) is reached or passed, as `nextStepWeight` does."""
+    if a.get("stepWeights"):
+        return [min(100, int(w)) for w in a["stepWeights"]]
+    step = int(a.get("stepWeight") or 0)
+    top = int(a.get("maxWeight") or 100)
+    out: list[int] = []
+    w = 0
+    while step > 0 and w < top and w < 100:
+        w = min(100, w + step)
+        out.append(w)
+    return out
 
 
 def header_matches(match: list[Obj]) -> tuple[HeaderMatch, ...]:
@@ -80,50 +136,93 @@ def header_matches(match: list[Obj]) -> tuple[HeaderMatch, ...]:
     return tuple(out)
 
 
-def plan(spec: Obj) -> Plan:
-    a = spec.get("analysis") or spec.get("canaryAnalysis") or {}
+def strategy(spec: Obj, prov: str = "istio") -> str:
+    """Flagger's `DeploymentStrategy`: A/B (match + iterations), blue/green (iterations), else
+    canary."""
+    a = analysis(spec)
+    if a.get("match") and a.get("iterations"):
+        return "ab"
+    if a.get("iterations"):
+        return "bluegreen"
+    return "canary"
+
+
+def plan(spec: Obj, default_provider: str = "istio") -> Plan:
+    a = analysis(spec)
+    prov = provider(spec, default_provider)
     steps: list[engine.Step] = []
-    iterations = int(a.get("iterations") or 0)
-    if a.get("match"):
-        steps.append(SetHeaderRoute("ab", header_matches(a["match"])))
-        steps += [Analyze("check")] * max(1, iterations)
-    elif a.get("mirror"):
-        steps.append(SetMirrorRoute("mirror", int(a.get("mirrorWeight") or 100)))
-        steps += [Analyze("check")] * max(1, iterations)
-        steps.append(SetMirrorRoute("mirror", None))
-    elif iterations and not weights(a):  # blue/green: checks at 0 %, then switch
-        steps += [Analyze("check")] * iterations
-    else:
-        for w in weights(a):
-            steps += [SetWeight(w), Analyze("check")]
+    if not skips_analysis(spec):
+        steps.append(Analyze(PRE_ROLLOUT))
+        how = strategy(spec, prov)
+        iterations = max(1, int(a.get("iterations") or 1))
+        mirror = bool(a.get("mirror"))
+        mirror_pct = int(a.get("mirrorWeight") or 100)
+        if how == "ab":
+            steps.append(SetHeaderRoute("ab", header_matches(a["match"])))
+            steps += [Analyze(CHECK)] * (iterations - 1) + [Analyze(PROMOTION)]
+        elif how == "bluegreen":
+            if mirror:
+                steps.append(SetMirrorRoute("mirror", mirror_pct))
+            steps += [Analyze(CHECK)] * (iterations - 1) + [Analyze(PROMOTION)]
+            if mirror:
+                steps.append(SetMirrorRoute("mirror", None))
+            steps.append(SetWeight(100))  # all traffic to the canary for one last tick
+            steps.append(Analyze(PROMOTION))
+        else:
+            ws = weights(a)
+            if mirror and ws:  # one mirrored tick before the first weight
+                steps += [SetMirrorRoute("mirror", mirror_pct), Analyze(CHECK),
+                          SetMirrorRoute("mirror", None)]
+            for i, w in enumerate(ws):
+                steps += [SetWeight(w), Analyze(PROMOTION if i == len(ws) - 1 else CHECK)]
+            if not ws:  # nothing to walk: one analysis tick, then promote
+                steps.append(Analyze(PROMOTION))
     return Plan(steps=tuple(steps), failure_threshold=max(1, int(a.get("threshold") or 1)),
                 inconclusive_pauses=False, scale_down_delay=5.0,
                 progress_deadline=float(spec.get("progressDeadlineSeconds") or 600),
                 deadline_aborts=True)
 
 
-def selector_key(labels: dict[str, str]) -> str:
-    return next((k for k in SELECTOR_KEYS if k in labels), "app")
+# --- names and generated objects --------------------------------------------------------------
 
 
-def primary_deployment(canary: Obj, target: Obj, rev: str) -> Obj:
-    """`<target>-primary`: the target's spec at revision ``rev`` with the selector label renamed."""
-    name = target["metadata"]["name"]
-    spec = copy.deepcopy(target.get("spec") or {})
-    match = dict((spec.get("selector") or {}).get("matchLabels") or {})
-    key = selector_key(match)
-    match[key] = f"{name}-primary"
-    spec["selector"] = {"matchLabels": match}
-    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
-    tmeta["labels"] = {**(tmeta.get("labels") or {}), key: f"{name}-primary"}
-    spec["replicas"] = max(1, int(spec.get("replicas", 1) or 1))
-    labels = dict(target["metadata"].get("labels") or {})
-    labels[key] = f"{name}-primary"
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": f"{name}-primary", "namespace": target["metadata"]["namespace"],
-                         "labels": labels, "annotations": {REVISION: rev},
-                         "ownerReferences": [owner_ref(canary)]},
-            "spec": spec}
+@dataclass(frozen=True)
+class Names:
+    namespace: str
+    target: str
+    apex: str
+
+    @property
+    def primary(self) -> str:
+        """The primary workload."""
+        return f"{self.target}-primary"
+
+    @property
+    def primary_service(self) -> str:
+        return f"{self.apex}-primary"
+
+    @property
+    def canary_service(self) -> str:
+        return f"{self.apex}-canary"
+
+
+def names(canary: Obj) -> Names:
+    spec = canary.get("spec") or {}
+    target = str((spec.get("targetRef") or {}).get("name", ""))
+    return Names(canary["metadata"]["namespace"], target,
+                 str((spec.get("service") or {}).get("name") or target))
+
+
+def selector_label(target: Obj) -> tuple[str, str]:
+    """The label Flagger renames for the primary: the first of app, name,
+    app.kubernetes.io/name in the target's selector."""
+    match = ((target.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    for k in SELECTOR_KEYS:
+        if k in match:
+            return k, str(match[k])
+    raise SpecError("spec.targetRef", f"Deployment {target['metadata']['name']}: "
+                                      "spec.selector.matchLabels must contain one of "
+                                      f"{', '.join(SELECTOR_KEYS)}")
 
 
 def owner_ref(canary: Obj) -> Obj:
@@ -133,48 +232,142 @@ def owner_ref(canary: Obj) -> Obj:
             "blockOwnerDeletion": True}
 
 
-def services(canary: Obj, target: Obj) -> list[Obj]:
-    """`<svc>` and `<svc>-primary` select the primary pods, `<svc>-canary` the target's."""
-    svc = canary["spec"].get("service") or {}
-    name = svc.get("name") or target["metadata"]["name"]
-    port = int(svc.get("port") or 80)
+def owned_by(obj: Obj, canary: Obj) -> bool:
+    return any(r.get("kind") == "Canary" and r.get("name") == canary["metadata"]["name"]
+               for r in obj["metadata"].get("ownerReferences") or [])
+
+
+def _by_prefix(meta: dict[str, str], prefixes: tuple[str, ...]) -> dict[str, str]:
+    return {k: v for k, v in meta.items() if "toolkit.fluxcd.io" not in k
+            and any(p == "*" or (p and k.startswith(p)) for p in prefixes)}
+
+
+def primary_deployment(canary: Obj, target: Obj, rev: str,
+                       label_prefixes: tuple[str, ...] = ("app.kubernetes.io",)) -> Obj:
+    """`<target>-primary`: the target's spec at revision ``rev`` with the selector label's value
+    renamed `<value>-primary`; labels copied by prefix (Flagger's -include-label-prefix),
+    annotations copied."""
+    name = target["metadata"]["name"]
+    key, value = selector_label(target)
+    spec = copy.deepcopy(target.get("spec") or {})
+    match = dict((spec.get("selector") or {}).get("matchLabels") or {})
+    match[key] = f"{value}-primary"
+    spec["selector"] = {"matchLabels": match}
+    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
+    tmeta["labels"] = {**(tmeta.get("labels") or {}), key: f"{value}-primary"}
+    spec["replicas"] = max(1, int(spec.get("replicas", 1) or 1))
+    meta = target["metadata"]
+    labels = {**_by_prefix(meta.get("labels") or {}, label_prefixes), key: f"{value}-primary"}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if "toolkit.fluxcd.io" not in k and k != LAST_APPLIED
+                   and not k.startswith("deployment.kubernetes.io/")}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"{name}-primary", "namespace": meta["namespace"],
+                         "labels": labels, "annotations": {**annotations, REVISION: rev},
+                         "ownerReferences": [owner_ref(canary)]},
+            "spec": spec}
+
+
+def service_ports(canary: Obj, target: Obj) -> list[Obj]:
+    """`service.port` → `targetPort` (named `portName`, default http), plus with
+    `portDiscovery` every other container port under its own name."""
+    svc = (canary.get("spec") or {}).get("service") or {}
+    port = int(svc["port"])
     target_port = svc.get("targetPort") or port
     ports = [{"name": svc.get("portName") or "http", "port": port, "targetPort": target_port,
               "protocol": "TCP"}]
-    canary_sel = dict(((target.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
-    key = selector_key(canary_sel)
-    primary_sel = {**canary_sel, key: f"{target['metadata']['name']}-primary"}
-    ns = target["metadata"]["namespace"]
+    if svc.get("portDiscovery"):
+        containers = (((target.get("spec") or {}).get("template") or {}).get("spec")
+                      or {}).get("containers") or []
+        for c in containers:
+            if c.get("name") in ("istio-proxy", "envoy"):
+                continue
+            for i, p in enumerate(c.get("ports") or []):
+                if p.get("containerPort") == target_port or (
+                        isinstance(target_port, str) and p.get("name") == target_port) or (
+                        svc.get("targetPort") is None and p.get("containerPort") == port):
+                    continue
+                pname = p.get("name") or f"tcp-{c.get('name')}-{i}"
+                if any(q["name"] == pname for q in ports):
+                    continue
+                ports.append({"name": pname, "port": int(p["containerPort"]),
+                              "targetPort": int(p["containerPort"]), "protocol": "TCP"})
+    return ports
+
+
+def services(canary: Obj, target: Obj) -> list[tuple[Obj, bool]]:
+    """`<svc>` and `<svc>-primary` select the primary pods, `<svc>-canary` the target's; each
+    with the `service.apex|primary|canary` metadata. The flag says whether the object's
+    metadata is Flagger's to set (False for the apex, which may be the user's Service)."""
+    n = names(canary)
+    svc = (canary.get("spec") or {}).get("service") or {}
+    key, value = selector_label(target)
+    canary_sel = dict(((target.get("spec") or {}).get("selector") or {}).get("matchLabels")
+                      or {})
+    primary_sel = {**canary_sel, key: f"{value}-primary"}
     out = []
-    for n, sel in ((name, primary_sel), (f"{name}-primary", primary_sel),
-                   (f"{name}-canary", canary_sel)):
-        out.append({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": n, "namespace": ns, "labels": {key: n},
-                                 "ownerReferences": [owner_ref(canary)]},
-                    "spec": {"type": "ClusterIP", "selector": sel, "ports": copy.deepcopy(ports)}})
+    for name, sel, custom, apex in ((n.apex, primary_sel, "apex", True),
+                                    (n.primary_service, primary_sel, "primary", False),
+                                    (n.canary_service, canary_sel, "canary", False)):
+        meta = svc.get(custom) or {}
+        out.append(({"apiVersion": "v1", "kind": "Service",
+                     "metadata": {"name": name, "namespace": n.namespace,
+                                  "labels": {**(meta.get("labels") or {}), key: name},
+                                  "annotations": {**(meta.get("annotations") or {}), **TOOLKIT},
+                                  "ownerReferences": [owner_ref(canary)]},
+                     "spec": {"type": "ClusterIP", "selector": sel,
+                              "ports": service_ports(canary, target)}}, not apex))
     return out
 
 
-def virtual_service(canary: Obj, target: Obj) -> Obj:
-    svc = canary["spec"].get("service") or {}
-    name = svc.get("name") or target["metadata"]["name"]
-    hosts = [name, *[h for h in svc.get("hosts") or [] if h != name]]
-    gateways = list(svc.get("gateways") or [])
-    if gateways and "mesh" not in gateways:
-        gateways.append("mesh")
-    route: Obj = {"name": name, "route": [
-        {"destination": {"host": f"{name}-primary"}, "weight": 100},
-        {"destination": {"host": f"{name}-canary"}, "weight": 0}]}
-    for k in ("retries", "timeout", "headers", "corsPolicy", "rewrite"):
-        if svc.get(k):
-            route[k] = copy.deepcopy(svc[k])
-    spec: Obj = {"hosts": hosts, "http": [route]}
-    if gateways:
-        spec["gateways"] = gateways
-    return {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-            "metadata": {"name": name, "namespace": target["metadata"]["namespace"],
-                         "ownerReferences": [owner_ref(canary)]},
-            "spec": spec}
+def reconciled_service(have: Obj | None, want: Obj, canary: Obj) -> Obj | None:
+    """What to write for one generated Service (None: nothing): create it, or update ports
+    and selector of an existing one; labels and annotations only on Services the Canary
+    owns, as Flagger does (a user's apex Service keeps its metadata, plus the toolkit marks)."""
+    if have is None:
+        return want
+    new = copy.deepcopy(have)
+    spec = new.setdefault("spec", {})
+    for p in want["spec"]["ports"]:  # keep node ports the server gave
+        old = next((q for q in spec.get("ports") or [] if q.get("name") == p["name"]), None)
+        if old and old.get("nodePort"):
+            p["nodePort"] = old["nodePort"]
+    ports_key = [(p["name"], p["port"], str(p["targetPort"])) for p in want["spec"]["ports"]]
+    have_key = [(p.get("name"), p.get("port"), str(p.get("targetPort")))
+                for p in spec.get("ports") or []]
+    changed = sorted(ports_key) != sorted(have_key) or spec.get("selector") != \
+        want["spec"]["selector"]
+    if changed:
+        spec["ports"] = want["spec"]["ports"]
+        spec["selector"] = want["spec"]["selector"]
+    meta = new["metadata"]
+    if owned_by(have, canary):
+        meta["labels"] = {**(meta.get("labels") or {}), **want["metadata"]["labels"]}
+        meta["annotations"] = {**(meta.get("annotations") or {}),
+                               **want["metadata"]["annotations"]}
+    elif changed:
+        meta["annotations"] = {**(meta.get("annotations") or {}), **TOOLKIT}
+    return new if new != have else None
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What the front end remembers between reconciles beside the engine state
+    (`status.turnoutTick`): when it last ran a tick."""
+
+    last: float = 0.0
+
+    def to_json(self) -> Obj:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: object) -> Tick:
+        if not isinstance(d, dict):
+            return cls()
+        return cls(last=float(d.get("last") or 0.0))
 
 
 def flagger_phase(s: State) -> str:
@@ -185,19 +378,26 @@ def flagger_phase(s: State) -> str:
             Phase.ABORTED: "Failed"}[s.phase]
 
 
-def status(s: State, old: Obj, now_iso: str, observed: int) -> Obj:
+_PROMOTED = {"Succeeded": "True", "Initialized": "True", "Failed": "False"}
+_MESSAGES = {"Initializing": "New Deployment detected, starting initialization.",
+             "Initialized": "Deployment initialization completed.",
+             "Waiting": "Waiting for approval.", "WaitingPromotion": "Waiting for approval.",
+             "Progressing": "New revision detected, progressing canary analysis.",
+             "Promoting": "Canary analysis completed, starting primary rolling update.",
+             "Succeeded": "Canary analysis completed successfully, promotion finished.",
+             "Failed": "Canary analysis failed, Deployment scaled to zero."}
+
+
+def status(s: State, old: Obj, now_iso: str, observed: int, tick: Tick | None = None,
+           extra: Obj | None = None) -> Obj:
+    """Flagger's status (phase, canaryWeight, failedChecks, iterations, the `Promoted`
+    condition with reason = phase) plus the engine state under `turnout`."""
+    tick = tick or Tick()
     phase = flagger_phase(s)
-    promoted = {"Succeeded": "True", "Initialized": "True", "Failed": "False"}.get(phase,
-                                                                                  "Unknown")
-    reason = {"Initialized": "Initialized", "Succeeded": "Succeeded", "Failed": "Failed"}.get(
-        phase, "Progressing")
+    promoted = _PROMOTED.get(phase, "Unknown")
     prev = {c.get("type"): c for c in old.get("conditions") or []}.get("Promoted") or {}
-    same = prev.get("status") == promoted and prev.get("reason") == reason
-    message = s.message or {"Initialized": "Deployment initialization completed.",
-                            "Succeeded": "Canary analysis completed successfully, promotion "
-                                         "finished.",
-                            "Progressing": "New revision detected, progressing canary "
-                                           "analysis."}.get(phase, "")
+    same = prev.get("status") == promoted and prev.get("reason") == phase
+    message = s.message or _MESSAGES.get(phase, "")
     return {
         "phase": phase,
         "canaryWeight": s.weight,
@@ -205,12 +405,14 @@ def status(s: State, old: Obj, now_iso: str, observed: int) -> Obj:
         "iterations": s.checks,
         "lastAppliedSpec": s.canary or s.stable,
         "lastPromotedSpec": s.stable,
-        "lastTransitionTime": prev.get("lastTransitionTime") if same and prev else now_iso,
+        "lastTransitionTime": old.get("lastTransitionTime") if same and
+        old.get("lastTransitionTime") else now_iso,
         "observedGeneration": observed,
-        "conditions": [{"type": "Promoted", "status": promoted, "reason": reason,
-                        "message": message,
-                        "lastUpdateTime": now_iso,
+        "conditions": [{"type": "Promoted", "status": promoted, "reason": phase,
+                        "message": message, "lastUpdateTime": now_iso,
                         "lastTransitionTime": prev.get("lastTransitionTime", now_iso)
-                        if same else now_iso}],
+                        if prev.get("status") == promoted else now_iso}],
+        **(extra or {}),
+        "turnoutTick": tick.to_json(),
         "turnout": s.to_json(),
     }

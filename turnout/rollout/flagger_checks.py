@@ -1,0 +1,74 @@
+"""The metrics of one Flagger analysis tick: builtin checks, MetricTemplates, turnout's verdict.
+
+Why this exists: Flagger runs a Canary's `analysis.metrics` in order and stops at the first
+failure: `request-success-rate` and `request-duration` (here from turnout's own telemetry, on the
+canary alone, no data being a failed check), then each MetricTemplate through its provider (not
+run yet: Inconclusive). turnout adds its sequential canary-versus-primary verdict to the builtin
+checks when the primary served requests in the same window (blue/green load tests often hit only
+the canary). The controller passes itself as the ``Context``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+from turnout.analysis import Outcome, Thresholds
+from turnout.rollout import flagger, metrics
+from turnout.rollout.engine import Gate, State
+from turnout.store.objects import Objects
+from turnout.types import Obj
+
+TEMPLATE = "metrictemplates.flagger.app"
+
+
+class Context(Protocol):
+    objects: Objects
+    source: metrics.MetricSource
+    thresholds: Thresholds | None
+
+
+def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primary: Obj | None,
+         now: float) -> Gate:
+    """The metrics of one tick, stopping at the first failure as Flagger does: builtin
+    `request-success-rate` / `request-duration` on the canary alone (no data is a failed
+    check), each MetricTemplate, and turnout's canary-versus-primary verdict."""
+    listed = flagger.analysis(spec).get("metrics") or []
+    if not listed:
+        return Gate(Outcome.PASS, "no metrics configured")
+    n = flagger.names(canary)
+    # Flagger's arms: `<target>-primary` against `<target>`, whatever labels pods carry
+    arms = metrics.Arms(
+        n.namespace,
+        metrics.arm_of(n.primary, "", (primary or target)["spec"].get("template") or {}),
+        metrics.arm_of(n.target, "", target["spec"].get("template") or {}))
+    since = timedelta(seconds=max(1.0, now - state.started))
+    builtin = [m for m in listed if not m.get("templateRef")]
+    if builtin:  # Flagger queries each metric over its `interval` (1m by default)
+        window = timedelta(seconds=max(flagger.seconds(m.get("interval"), 60.0)
+                                       for m in builtin))
+        none = metrics.no_data_gate(ctx.source, arms, window, "the canary's requests")
+        if none is not None:
+            return none
+    gates: list[Gate] = []
+    for m in listed:
+        window = timedelta(seconds=flagger.seconds(m.get("interval"), 60.0))
+        rng = m.get("thresholdRange") or {}
+        if m.get("templateRef"):
+            g = _template(ctx, canary, m, arms, since)
+        elif m["name"] == "request-success-rate":
+            g = metrics.success_rate_gate(ctx.source, arms, window,
+                                          float(rng.get("min", 99)))
+        else:
+            g = metrics.duration_gate(ctx.source, arms, window, float(rng.get("max", 500)))
+        if g.outcome is Outcome.FAIL:
+            return g
+        gates.append(g)
+    if builtin and ctx.source.samples(n.namespace, arms.stable, since)[0]:
+        # turnout's addition to the builtin checks, when the primary served requests too
+        gates.append(metrics.verdict_gate(ctx.source, arms, since, ctx.thresholds))
+    return metrics.combine(gates)
+
+def _template(ctx: Context, canary: Obj, m: Obj, arms: metrics.Arms, since: timedelta) -> Gate:
+    return Gate(Outcome.INCONCLUSIVE, f"metric {m['name']}: MetricTemplate providers are not "
+                                      "supported yet")
