@@ -2,10 +2,10 @@
 
 Why this exists: Flagger runs a Canary's `analysis.metrics` in order and stops at the first
 failure: `request-success-rate` and `request-duration` (here from turnout's own telemetry, on the
-canary alone, no data being a failed check), then each MetricTemplate through its provider (not
-run yet: Inconclusive). turnout adds its sequential canary-versus-primary verdict to the builtin
-checks when the primary served requests in the same window (blue/green load tests often hit only
-the canary). The controller passes itself as the ``Context``.
+canary alone, no data being a failed check), then each MetricTemplate through its provider. turnout
+adds its sequential canary-versus-primary verdict to the builtin checks when the primary served
+requests in the same window (blue/green load tests often hit only the canary). The controller
+passes itself as the ``Context``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from turnout.analysis import Outcome, Thresholds
-from turnout.rollout import flagger, metrics
+from turnout.rollout import common, flagger, metric_templates, metrics
 from turnout.rollout.engine import Gate, State
 from turnout.store.objects import Objects
 from turnout.types import Obj
@@ -26,6 +26,7 @@ class Context(Protocol):
     objects: Objects
     source: metrics.MetricSource
     thresholds: Thresholds | None
+    querier: metric_templates.Querier
 
 
 def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primary: Obj | None,
@@ -70,5 +71,31 @@ def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primar
     return metrics.combine(gates)
 
 def _template(ctx: Context, canary: Obj, m: Obj, arms: metrics.Arms, since: timedelta) -> Gate:
-    return Gate(Outcome.INCONCLUSIVE, f"metric {m['name']}: MetricTemplate providers are not "
-                                      "supported yet")
+    ref = m["templateRef"]
+    tns = str(ref.get("namespace") or canary["metadata"]["namespace"])
+    tmpl = common.get(ctx.objects, TEMPLATE, tns, str(ref["name"]))
+    if tmpl is None:
+        return Gate(Outcome.FAIL, f"metric template {ref['name']}.{tns} error: "
+                                  "MetricTemplate not found")
+    try:
+        ptype = metric_templates.provider_type(tmpl)
+    except flagger.SpecError as e:
+        return Gate(Outcome.FAIL, str(e))
+    if ptype == "turnout":
+        return metrics.verdict_gate(ctx.source, arms, since, ctx.thresholds)
+    creds = None
+    sref = ((tmpl.get("spec") or {}).get("provider") or {}).get("secretRef") or {}
+    if sref.get("name"):
+        secret = common.get(ctx.objects, "secrets", tns, str(sref["name"]))
+        if secret is None:
+            return Gate(Outcome.FAIL, f"metric template {ref['name']}.{tns} secret "
+                                      f"{sref['name']} not found")
+        try:
+            creds = metric_templates.credentials(secret)
+        except ValueError as e:
+            return Gate(Outcome.FAIL, f"metric template {ref['name']}.{tns}: {e}")
+    check = metric_templates.run_prometheus(tmpl, m, metric_templates.model(canary, m),
+                                            creds, ctx.querier)
+    nums = ({"metric": m["name"], "canary": check.value,
+             **(m.get("thresholdRange") or {})},) if check.value is not None else ()
+    return Gate(Outcome.PASS if check.ok else Outcome.FAIL, check.reason, nums)

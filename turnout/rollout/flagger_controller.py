@@ -1,10 +1,10 @@
 """The controller behind Flagger `Canary` objects: observe, tick, call the engine, execute.
 
 Why this exists: it is the effectful shell around ``engine.step`` for Flagger's model. A
-reconcile runs in a worker thread (the checks it makes will call out, never on the event loop):
-it reads the Canary, its target Deployment and the generated primary; once per
+reconcile runs in a worker thread (it may query Prometheus for MetricTemplates, never on the
+event loop): it reads the Canary, its target Deployment and the generated primary; once per
 `analysis.interval` it runs a Flagger tick at an ``Analyze`` step (the builtin checks from
-turnout's telemetry), feeds the result to the engine, and writes the actions
+turnout's telemetry, MetricTemplates), feeds the result to the engine, and writes the actions
 back as Services, the primary Deployment, the Istio routes, Events and status.
 """
 
@@ -27,6 +27,7 @@ from turnout.rollout import (
     flagger,
     flagger_checks,
     flagger_spec,
+    metric_templates,
     metrics,
 )
 from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
@@ -48,11 +49,13 @@ class CanaryController(Controller):
     resync_seconds = 5.0
 
     def __init__(self, objects: Objects, source: metrics.MetricSource,
-                 thresholds: Thresholds | None = None, *, provider: str = "istio",
+                 thresholds: Thresholds | None = None, *,
+                 querier: metric_templates.Querier | None = None, provider: str = "istio",
                  label_prefixes: tuple[str, ...] = ("app.kubernetes.io",)) -> None:
         super().__init__(objects)
         self.source = source
         self.thresholds = thresholds
+        self.querier = querier or metric_templates.HttpQuerier()
         self.provider = provider  # Flagger's -mesh-provider, for Canaries that name none
         self.label_prefixes = label_prefixes  # Flagger's -include-label-prefix
         self.events = Recorder(objects, "flagger")

@@ -37,6 +37,14 @@ def _http_json(url: str, timeout: float, method: str = "GET", body: str | None =
         return json.loads(r.read() or b"null")
 
 
+def prometheus_query(address: str, query: str, timeout: float,
+                     headers: dict[str, str] | None = None) -> Any:
+    """GET `<address>/api/v1/query?query=...`: the decoded answer (shared with Flagger's
+    MetricTemplates)."""
+    url = f"{address.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    return _http_json(url, timeout, headers=headers)
+
+
 class Prometheus:
     def measure(self, metric: Obj, run: Obj, now: float) -> Measurement:
         cfg = (metric.get("provider") or {}).get("prometheus") or {}
