@@ -14,6 +14,7 @@ from turnout.rollout import flagger
 from turnout.rollout.engine import Analyze, SetHeaderRoute, SetMirrorRoute, SetWeight
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, lognormal
+from turnout.rollout.webhooks import FakeCaller
 from turnout.store.objects import Objects
 from turnout.types import Obj
 
@@ -39,7 +40,7 @@ def canary(threshold: int = 2, spec: Obj | None = None, **analysis: object) -> O
 
 
 def setup(dists: dict[str, object], rate: float = 20.0, spec: Obj | None = None,
-          **analysis: object) -> tuple[
+          hooks: FakeCaller | None = None, **analysis: object) -> tuple[
         Objects, CanaryController, FakeMetrics]:
     o = cluster(NS)
     o.create(rt(o, "deployments.apps"), NS,
@@ -47,7 +48,7 @@ def setup(dists: dict[str, object], rate: float = 20.0, spec: Obj | None = None,
     o.create(rt(o, "canaries.flagger.app"), NS,
              canary(spec=spec, **analysis))  # type: ignore[arg-type]
     fake = FakeMetrics(dists=dists, rate=rate)  # type: ignore[arg-type]
-    ctl = CanaryController(o, fake)
+    ctl = CanaryController(o, fake, hooks=hooks or FakeCaller())
     return o, ctl, fake
 
 
@@ -213,9 +214,9 @@ def test_no_traffic_at_all_is_a_failed_check_and_rolls_back_at_threshold() -> No
     assert vs_weights(o) == {"advertisements-primary": 100, "advertisements-canary": 0}
 
 
-def test_no_metrics_means_no_verdict() -> None:
-    """With no metrics, as in Flagger, nothing is checked: a canary nobody calls is still
-    promoted (turnout's verdict rides along with the builtin metrics only)."""
+def test_no_metrics_means_hooks_only_and_no_verdict() -> None:
+    """With no metrics, as in Flagger, only the webhooks decide: a canary nobody calls is
+    still promoted (turnout's verdict rides along with the builtin metrics only)."""
     o, ctl, _ = setup({"v1": BASE}, metrics=[])
     initialized(o, ctl)
     new_version(o)
@@ -253,6 +254,10 @@ def test_plans_for_each_strategy() -> None:
 
 @pytest.mark.parametrize(("patch", "field"), [
     ({"provider": "linkerd"}, "spec.provider"),
+    ({"analysis": {"webhooks": [{"name": "x", "type": "pre-rolout", "url": "http://a/"}]}},
+     "spec.analysis.webhooks[0].type"),
+    ({"analysis": {"webhooks": [{"name": "x", "url": "http://a/", "timeout": "5 s"}]}},
+     "spec.analysis.webhooks[0].timeout"),
     ({"analysis": {"metrics": [{"name": "error-rate"}]}}, "spec.analysis.metrics[0].name"),
     ({"analysis": {"metrics": [{"name": "x", "templateRef": {}}]}},
      "spec.analysis.metrics[0].templateRef.name"),
@@ -281,7 +286,7 @@ def test_selector_without_flagger_labels_is_refused() -> None:
     d["spec"]["selector"]["matchLabels"] = {"service": "advertisements"}
     o.create(rt(o, "deployments.apps"), NS, d)
     o.create(rt(o, "canaries.flagger.app"), NS, canary())
-    CanaryController(o, FakeMetrics()).sync(KEY, 0)
+    CanaryController(o, FakeMetrics(), hooks=FakeCaller()).sync(KEY, 0)
     msg = status(o)["conditions"][0]["message"]
     assert msg.startswith("spec.targetRef: Deployment advertisements: "
                           "spec.selector.matchLabels must contain one of app, name")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from turnout.mesh import validation as mesh_validation
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, lognormal
+from turnout.rollout.webhooks import FakeCaller
 from turnout.store.objects import Objects
 from turnout.types import Obj
 
@@ -59,7 +60,7 @@ def start(spec: Obj, analysis: Obj | None = None, extra: list[Obj] | None = None
     o.create(rt(o, "deployments.apps"), NS, podinfo())
     o.create(rt(o, "canaries.flagger.app"), NS, canary_obj(spec, analysis))
     metrics = FakeMetrics(dists=dists or {"podinfo": OK})  # type: ignore[arg-type]
-    return o, CanaryController(o, metrics)
+    return o, CanaryController(o, metrics, hooks=FakeCaller())
 
 
 def run(o: Objects, ctl: CanaryController, t0: float, t1: float) -> float:

@@ -12,6 +12,7 @@ from turnout.rollout import flagger
 from turnout.rollout import metric_templates as mt
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, lognormal
+from turnout.rollout.webhooks import FakeCaller
 from turnout.store.objects import Objects
 from turnout.types import Obj
 
@@ -134,7 +135,8 @@ def setup(answer: object, tmpl: Obj | None = None, metric: Obj | None = None,
         o.create(rt(o, "secrets"), "istio-system", secret)
     o.create(rt(o, "canaries.flagger.app"), NS, canary(metrics=[metric or LATENCY]))
     q = mt.FakeQuerier(answer)
-    ctl = CanaryController(o, FakeMetrics(dists={"v1": BASE, "v2": BASE}), querier=q)
+    ctl = CanaryController(o, FakeMetrics(dists={"v1": BASE, "v2": BASE}), hooks=FakeCaller(),
+                           querier=q)
     run(o, ctl, 0, 8)
     assert status(o)["phase"] == "Initialized"
     new_version(o)

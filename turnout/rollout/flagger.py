@@ -8,9 +8,10 @@ to generate and the status to write (``flagger_spec`` checks the spec first);
 ``flagger_controller`` does the I/O.
 
 Flagger's loop is one *tick* per interval, and the plan mirrors it: every ``Analyze`` step is one
-tick. The first tick after a new revision only takes the first step (no traffic has reached the
-canary yet; Flagger runs its pre-rollout hooks there); every later tick runs the metric checks
-before the next step.
+tick. The first tick after a new revision runs only the pre-rollout hooks (no traffic yet); every
+later tick runs the rollout hooks and the metric checks; a tick whose next step raises the
+weight also asks confirm-traffic-increase, one that ends the steps asks confirm-promotion
+(``flagger_tick`` turns a step into those stages).
 
 Pure: no I/O.
 """
@@ -356,9 +357,12 @@ def reconciled_service(have: Obj | None, want: Obj, canary: Obj) -> Obj | None:
 @dataclass(frozen=True)
 class Tick:
     """What the front end remembers between reconciles beside the engine state
-    (`status.turnoutTick`): when it last ran a tick."""
+    (`status.turnoutTick`): when it last ran a tick, which revision confirm-rollout let
+    through, and which approval it waits for."""
 
     last: float = 0.0
+    approved: str = ""
+    held: str = ""  # "" | "Waiting" | "WaitingPromotion"
 
     def to_json(self) -> Obj:
         return dataclasses.asdict(self)
@@ -367,10 +371,13 @@ class Tick:
     def from_json(cls, d: object) -> Tick:
         if not isinstance(d, dict):
             return cls()
-        return cls(last=float(d.get("last") or 0.0))
+        return cls(last=float(d.get("last") or 0.0), approved=str(d.get("approved") or ""),
+                   held=str(d.get("held") or ""))
 
 
-def flagger_phase(s: State) -> str:
+def flagger_phase(s: State, held: str = "") -> str:
+    if held:
+        return held
     if s.phase is Phase.HEALTHY:
         return "Succeeded" if s.message.endswith("promoted") else "Initialized"
     return {Phase.INITIALIZING: "Initializing", Phase.PROGRESSING: "Progressing",
@@ -393,11 +400,11 @@ def status(s: State, old: Obj, now_iso: str, observed: int, tick: Tick | None = 
     """Flagger's status (phase, canaryWeight, failedChecks, iterations, the `Promoted`
     condition with reason = phase) plus the engine state under `turnout`."""
     tick = tick or Tick()
-    phase = flagger_phase(s)
+    phase = flagger_phase(s, tick.held)
     promoted = _PROMOTED.get(phase, "Unknown")
     prev = {c.get("type"): c for c in old.get("conditions") or []}.get("Promoted") or {}
     same = prev.get("status") == promoted and prev.get("reason") == phase
-    message = s.message or _MESSAGES.get(phase, "")
+    message = s.message if s.message and not tick.held else _MESSAGES.get(phase, "")
     return {
         "phase": phase,
         "canaryWeight": s.weight,

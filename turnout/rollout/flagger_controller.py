@@ -1,11 +1,13 @@
 """The controller behind Flagger `Canary` objects: observe, tick, call the engine, execute.
 
 Why this exists: it is the effectful shell around ``engine.step`` for Flagger's model. A
-reconcile runs in a worker thread (it may query Prometheus for MetricTemplates, never on the
-event loop): it reads the Canary, its target Deployment and the generated primary; once per
-`analysis.interval` it runs a Flagger tick at an ``Analyze`` step (the builtin checks from
-turnout's telemetry, MetricTemplates), feeds the result to the engine, and writes the actions
-back as Services, the primary Deployment, the Istio routes, Events and status.
+reconcile runs in a worker thread (it may call webhooks and Prometheus, never on the event
+loop): it reads the Canary, its target Deployment and the generated primary; once per
+`analysis.interval` it runs a Flagger tick — rollback hooks, confirm-rollout for a waiting
+revision, and at an ``Analyze`` step the stages ``flagger_tick`` lists (hooks, the builtin checks
+from turnout's telemetry, MetricTemplates) — feeds the result to the engine, and writes the
+actions back as Services, the primary Deployment, routes (Istio, NGINX or none), Events and
+status.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from turnout.rollout import (
     flagger,
     flagger_checks,
     flagger_spec,
+    flagger_tick,
     metric_templates,
     metrics,
+    webhooks,
 )
 from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
 from turnout.rollout.routers import Router
@@ -49,18 +53,20 @@ class CanaryController(Controller):
     resync_seconds = 5.0
 
     def __init__(self, objects: Objects, source: metrics.MetricSource,
-                 thresholds: Thresholds | None = None, *,
+                 thresholds: Thresholds | None = None, *, hooks: webhooks.Caller | None = None,
                  querier: metric_templates.Querier | None = None, provider: str = "istio",
                  label_prefixes: tuple[str, ...] = ("app.kubernetes.io",)) -> None:
         super().__init__(objects)
         self.source = source
         self.thresholds = thresholds
+        self.hooks = hooks or webhooks.HttpCaller()
         self.querier = querier or metric_templates.HttpQuerier()
         self.provider = provider  # Flagger's -mesh-provider, for Canaries that name none
         self.label_prefixes = label_prefixes  # Flagger's -include-label-prefix
         self.events = Recorder(objects, "flagger")
         self.clock = time.time
         self.errors = 0  # reconciles ended by an error status (also an Event)
+        self.event_hook_failures = 0
 
     def all_keys(self) -> Iterable[Key]:
         return [(o["metadata"]["namespace"], o["metadata"]["name"])
@@ -116,6 +122,7 @@ class CanaryController(Controller):
         state = State.from_json(old.get("turnout"))
         tick = flagger.Tick.from_json(old.get("turnoutTick"))
         every = flagger.interval(spec)
+        hooks = webhooks.parse(spec)
         rev = flagger.revision(target["spec"].get("template") or {})
         primary = common.get(self.objects, DEPLOY, n.namespace, n.primary)
         due = now >= tick.last + every
@@ -123,7 +130,36 @@ class CanaryController(Controller):
         stable_ready = primary is not None and common.available(primary) and \
             (primary["metadata"].get("annotations") or {}).get(flagger.REVISION) == state.canary
 
+        # confirm-rollout: a new revision waits (phase Waiting) until the hooks pass
         desired = rev
+        confirm = webhooks.of_type(hooks, "confirm-rollout")
+        fresh = state.phase is not Phase.INITIALIZING and not state.in_flight and \
+            rev not in (state.stable, state.canary)
+        if fresh and confirm and tick.approved != rev:
+            if due or tick.held != "Waiting":
+                tick = dataclasses.replace(tick, last=now)
+                failed = self._call(canary, confirm, flagger.flagger_phase(state, tick.held))
+                if failed is None:
+                    tick = dataclasses.replace(tick, approved=rev, held="")
+                elif tick.held != "Waiting":
+                    tick = dataclasses.replace(tick, held="Waiting")
+                    self._say(canary, "Warning", f"Halt {_cn(canary)} advancement waiting for "
+                                                 f"approval {failed.hook.name}")
+            if tick.approved != rev:
+                desired = state.canary or state.stable
+        elif tick.held == "Waiting":
+            tick = dataclasses.replace(tick, held="")
+
+        # rollback hooks: one that passes rolls the canary back
+        phase_now = flagger.flagger_phase(state, tick.held)
+        rollback = webhooks.of_type(hooks, "rollback")
+        if rollback and due and phase_now in ("Progressing", "Waiting", "WaitingPromotion"):
+            tick = dataclasses.replace(tick, last=now)
+            if self._rollback(canary, rollback, phase_now):
+                self._say(canary, "Warning", f"Rolling back {_cn(canary)} manual webhook "
+                                             "invoked")
+                command, desired = Command.ABORT, rev
+                tick = dataclasses.replace(tick, held="")
 
         # one tick at an Analyze step
         gate = None
@@ -131,12 +167,16 @@ class CanaryController(Controller):
         if state.phase is Phase.PROGRESSING and state.step < len(plan.steps) and \
                 isinstance(plan.steps[state.step], engine.Analyze) and due and ready and \
                 now >= state.step_started + every and not spec.get("suspend"):
-            gate = self._tick(canary, spec, plan, state, target, primary, now)
-            tick = dataclasses.replace(tick, last=now)
+            result = self._tick(canary, spec, plan, state, target, primary, hooks, now)
+            gate = result.gate
+            keep = gate is not None and gate.outcome is Outcome.FAIL
+            tick = dataclasses.replace(tick, last=now, held=tick.held if keep else result.held)
 
         inputs = Inputs(desired=desired, canary_ready=ready, stable_ready=stable_ready,
                         gate=gate, command=command, paused=bool(spec.get("suspend")))
         new, actions = engine.step(state, plan, inputs, now)
+        if new.phase is not Phase.PROGRESSING and tick.held == "WaitingPromotion":
+            tick = dataclasses.replace(tick, held="")
         router = self._router(canary, prov)
         self._services(canary, target, apex=state.phase is not Phase.INITIALIZING
                        or stable_ready)
@@ -157,9 +197,9 @@ class CanaryController(Controller):
             elif isinstance(a, engine.Wake):
                 wake.append(a.at)
         router.set_routes(self.objects, engine.Routes(new.weight, new.header, new.mirror))
-        self._finished(canary, state, new, plan)
+        self._finished(canary, spec, state, new, plan, hooks)
         self._write_status(canary, new, tick, {})
-        if new.phase is Phase.PROGRESSING:
+        if new.phase is Phase.PROGRESSING or tick.held:
             wake.append(max(new.step_started, tick.last) + every)
         elif new.phase in (Phase.PROMOTING, Phase.INITIALIZING):
             wake.append(now + 1.0)
@@ -168,31 +208,69 @@ class CanaryController(Controller):
     # -- a tick --------------------------------------------------------------------------------
 
     def _tick(self, canary: Obj, spec: Obj, plan: engine.Plan, state: State, target: Obj,
-              primary: Obj | None, now: float) -> Gate:
-        """One tick: the first after a new revision only takes the first step (no traffic
-        yet); the others run the metrics."""
-        step = plan.steps[state.step]
-        if isinstance(step, engine.Analyze) and step.name == flagger.PRE_ROLLOUT:
-            return Gate(Outcome.PASS, "first tick")
-        g = flagger_checks.gate(self, canary, spec, state, target, primary, now)
-        if g.outcome is Outcome.FAIL:
-            self._say(canary, "Warning", f"Halt {_cn(canary)} advancement {g.reason}")
-        return g
+              primary: Obj | None, hooks: list[webhooks.Hook],
+              now: float) -> flagger_tick.Result:
+        ran = flagger_tick.stages(plan, state.step)
+        checked: Gate | None = None
+        for stage in ran:
+            if stage == flagger_tick.METRICS:
+                g = flagger_checks.gate(self, canary, spec, state, target, primary, now)
+                if g.outcome is not Outcome.PASS:
+                    if g.outcome is Outcome.FAIL:
+                        self._say(canary, "Warning", f"Halt {_cn(canary)} advancement "
+                                                     f"{g.reason}")
+                    return flagger_tick.Result(g)
+                checked = g
+                continue
+            failed = self._call(canary, webhooks.of_type(hooks, stage), "Progressing")
+            if failed is not None:
+                r = flagger_tick.failed(stage, failed.hook.name, failed.reason)
+                self._say(canary, "Warning", f"Halt {_cn(canary)} {r.event}")
+                return r
+        return flagger_tick.passed(checked, ran)
 
-    def _finished(self, canary: Obj, old: State, new: State, plan: engine.Plan) -> None:
-        """A run that ended: Flagger's closing events."""
+    def _call(self, canary: Obj, hooks: list[webhooks.Hook],
+              phase: str) -> webhooks.Result | None:
+        """Call hooks in order; the first that does not pass, or None."""
+        for h in hooks:
+            res = self.hooks.call(h, webhooks.payload(canary, phase, h))
+            if not res.ok:
+                return res
+            if h.type != "rollout":
+                self._say(canary, "Normal", f"{h.type.capitalize()} check {h.name} passed")
+        return None
+
+    def _rollback(self, canary: Obj, hooks: list[webhooks.Hook], phase: str) -> bool:
+        for h in hooks:
+            if self.hooks.call(h, webhooks.payload(canary, phase, h)).ok:
+                self._say(canary, "Warning", f"Rollback check {h.name} passed")
+                return True
+            self._say(canary, "Normal", f"Rollback hook {h.name} not signaling a rollback")
+        return False
+
+    def _finished(self, canary: Obj, spec: Obj, old: State, new: State, plan: engine.Plan,
+                  hooks: list[webhooks.Hook]) -> None:
+        """A run that ended: Flagger's closing events, then the post-rollout hooks."""
         if not old.in_flight or new.phase not in (Phase.HEALTHY, Phase.ABORTED):
             return
         c, target = _cn(canary), flagger.names(canary).target
         ns = canary["metadata"]["namespace"]
         if new.phase is Phase.HEALTHY:
+            phase = "Succeeded"
             skipped = "Canary analysis was skipped for " if not plan.steps else "Scaling down "
             self._say(canary, "Normal", f"Promotion completed! {skipped}{target}.{ns}")
         else:
+            phase = "Failed"
             if new.failed_checks >= plan.failure_threshold:
                 self._say(canary, "Warning", f"Rolling back {c} failed checks threshold "
                                              f"reached {new.failed_checks}")
             self._say(canary, "Warning", f"Canary failed! Scaling down {c}")
+        for h in webhooks.of_type(hooks, "post-rollout"):
+            res = self.hooks.call(h, webhooks.payload(canary, phase, h))
+            if res.ok:
+                self._say(canary, "Normal", f"Post-rollout check {h.name} passed")
+            else:
+                self._say(canary, "Warning", f"Post-rollout hook {h.name} failed {res.reason}")
 
     # -- objects -------------------------------------------------------------------------------
 
@@ -259,7 +337,15 @@ class CanaryController(Controller):
         self._event(canary, type_, "Synced", message)
 
     def _event(self, canary: Obj, type_: str, reason: str, message: str) -> None:
+        """An Event, also sent to the Canary's `event` webhooks (Flagger's sendEventToWebhook)."""
         self.events.record(canary, type_, reason, message)
+        for h in webhooks.of_type(webhooks.parse(canary.get("spec") or {}), "event"):
+            res = self.hooks.call(h, webhooks.event_payload(canary, h, message, type_,
+                                                            self.clock()))
+            if not res.ok:
+                self.event_hook_failures += 1
+                log.warning("canary %s: event webhook %s failed: %s", _cn(canary), h.name,
+                            res.reason)
 
     def _write_status(self, canary: Obj, s: State, tick: flagger.Tick, extra: Obj) -> None:
         rt = self.objects.registry.by_key(CANARY)

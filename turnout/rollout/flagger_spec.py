@@ -1,7 +1,7 @@
 """What turnout can act on in a Flagger `Canary` spec, checked before anything is written.
 
 Why this exists: a Canary turnout cannot run must say which field is wrong (`spec.provider`,
-`spec.analysis.metrics[0].name`, ...) in its status and change nothing, rather than fall back on
+`spec.analysis.webhooks[0].type`, ...) in its status and change nothing, rather than fall back on
 something else; Flagger itself logs and carries on (an unknown metrics provider becomes
 Prometheus). Pure: no I/O.
 """
@@ -12,6 +12,9 @@ from typing import Any
 
 from turnout.rollout.flagger import BUILTIN_METRICS, SpecError, analysis, provider, seconds
 from turnout.types import Obj
+
+HOOK_TYPES = ("confirm-rollout", "pre-rollout", "rollout", "confirm-traffic-increase",
+              "confirm-promotion", "post-rollout", "rollback", "event")
 
 
 def validate(spec: Obj, default_provider: str = "istio") -> str:
@@ -45,6 +48,21 @@ def validate(spec: Obj, default_provider: str = "istio") -> str:
                                                f"{steps!r}")
     for i, m in enumerate(a.get("metrics") or []):
         _validate_metric(m, f"{base}.metrics[{i}]")
+    for i, h in enumerate(a.get("webhooks") or []):
+        path = f"{base}.webhooks[{i}]"
+        if not isinstance(h, dict) or not h.get("name"):
+            raise SpecError(f"{path}.name", "required")
+        if h.get("type", "rollout") not in HOOK_TYPES and h.get("type") != "":
+            raise SpecError(f"{path}.type", f"unknown webhook type {h.get('type')!r} "
+                                            f"(one of {', '.join(HOOK_TYPES)})")
+        if not h.get("url"):
+            raise SpecError(f"{path}.url", "required")
+        try:
+            seconds(h.get("timeout"), 10.0)
+        except ValueError as e:
+            raise SpecError(f"{path}.timeout", str(e)) from None
+        if not isinstance(h.get("retries", 0), int):
+            raise SpecError(f"{path}.retries", "must be an integer")
     return prov
 
 
