@@ -17,7 +17,8 @@ from turnout.types import Obj
 
 _ENV = {"PYTHONUNBUFFERED": "1"}
 BIN = Path(__file__).resolve().parent / "bin"
-"""Helper programs some images expect on PATH (podinfo's exec probes call `podcli`)."""
+"""Helper programs some images expect on PATH: podinfo's exec probes call `podcli`, Flagger's
+load tester runs `hey` and probes itself with `wget`."""
 
 
 class Registry(Protocol):
@@ -26,6 +27,10 @@ class Registry(Protocol):
 
 def _module(name: str, *extra: str) -> list[str]:
     return ["{python}", "-m", f"turnout.demo.{name}", *extra, "{args}"]
+
+
+def _path() -> str:
+    return f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
 
 
 def entries() -> list[Obj]:
@@ -50,7 +55,12 @@ def entries() -> list[Obj]:
         {"image": "argoproj/rollouts-demo:*",
          "run": _module("rollouts_demo", "--image-tag={tag}")},
         {"image": "*stefanprodan/podinfo:*", "run": _module("podinfo", "--image-tag={tag}"),
-         "env": {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"}},
+         "env": {"PATH": _path()}},
+        # Flagger's load tester: its commands find `hey` (and `wget` for its probes) in BIN
+        {"image": "ghcr.io/fluxcd/flagger-loadtester:*", "run": _module("loadtester"),
+         "env": {"PATH": _path()}},
+        {"image": "*weaveworks/flagger-loadtester:*", "run": _module("loadtester"),
+         "env": {"PATH": _path()}},
         {"image": "prom/prometheus:*", "run": _module("prometheus")},
         {"image": "quay.io/prometheus/prometheus:*", "run": _module("prometheus")},
         {"image": "docker.io/prom/prometheus:*", "run": _module("prometheus")},

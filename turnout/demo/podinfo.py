@@ -2,7 +2,8 @@
 
 Flagger's tutorials canary this image; the tag is its version. Serves the endpoints those
 tutorials use on ``$POD_IP:<--port>`` (9898): ``/`` (JSON with the version), ``/healthz``,
-``/readyz``, ``/version``, ``/status/<code>`` and ``/delay/<seconds>``. The pod's exec probes
+``/readyz``, ``/version``, ``/status/<code>``, ``/delay/<seconds>`` and ``POST /token``
+(Flagger's e2e acceptance test greps its answer for `token`). The pod's exec probes
 (``podcli check http localhost:9898/healthz``) run the ``podcli`` shipped beside this module.
 
 Run: ``python -m turnout.demo.podinfo --image-tag=<tag> [the container's command line]``.
@@ -26,6 +27,11 @@ def make_handler(version: str, hostname: str) -> server.Handler:
         path = req.path.rstrip("/") or "/"
         if path in ("/healthz", "/readyz"):
             return server.json_response({"status": "OK"})
+        if path == "/token" and req.method == "POST":  # Flagger's e2e acceptance test
+            return server.json_response({"token": f"podinfo-{version}-{int(time.time())}",
+                                         "expires_at": time.strftime(
+                                             "%Y-%m-%dT%H:%M:%SZ",
+                                             time.gmtime(time.time() + 60))})
         if path == "/version":
             return server.json_response({"version": version, "commit": "turnout"})
         if path.startswith("/status/"):

@@ -34,6 +34,7 @@ class Request:
     headers: Mapping[str, str]
     """Header names in lower case."""
     client: str
+    body: bytes = b""
 
 
 @dataclass
@@ -106,8 +107,7 @@ def make_server(service: str, handler: Handler, host: str, port: int) -> Threadi
         def _serve(self) -> None:
             started = time.perf_counter()
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             request = Request(
                 method=self.command,
@@ -115,6 +115,7 @@ def make_server(service: str, handler: Handler, host: str, port: int) -> Threadi
                 query=parse_qs(parts.query),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 client=self.client_address[0],
+                body=body,
             )
             try:
                 response = handler(request)
@@ -122,15 +123,15 @@ def make_server(service: str, handler: Handler, host: str, port: int) -> Threadi
                 traceback.print_exc(file=sys.stderr)
                 sys.stderr.flush()
                 response = text_response("internal server error\n", 500, note="internal-error")
-            body = b"" if self.command == "HEAD" else response.body
+            payload = b"" if self.command == "HEAD" else response.body
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            if body:
-                self.wfile.write(body)
+            if payload:
+                self.wfile.write(payload)
             elapsed = (time.perf_counter() - started) * 1000
             extra = f" {response.note}" if response.note else ""
             log(service, f'{request.client} "{self.command} {self.path} {self.request_version}" '
