@@ -246,6 +246,9 @@ def test_plans_for_each_strategy() -> None:
     bg = flagger.plan({"analysis": {"iterations": 2}})
     assert [type(s).__name__ for s in bg.steps] == [
         "Analyze", "Analyze", "Analyze", "SetWeight", "Analyze"]  # last tick at 100 %
+    kube = flagger.plan({"provider": "kubernetes", "analysis": {"stepWeight": 10}})
+    assert sum(isinstance(s, Analyze) for s in kube.steps) == 1 + 10 + 1  # iterations 10
+    assert not any(isinstance(s, SetWeight) for s in kube.steps)
     mirror = flagger.plan({"analysis": {"mirror": True, "stepWeight": 50}})
     assert isinstance(mirror.steps[1], SetMirrorRoute) and mirror.steps[1].percent == 100
     assert flagger.plan({"skipAnalysis": True, "analysis": {"stepWeight": 5}}).steps == ()
@@ -264,6 +267,7 @@ def test_plans_for_each_strategy() -> None:
     ({"analysis": {"stepWeights": [20, 10]}}, "spec.analysis.stepWeights"),
     ({"analysis": {"interval": "soon"}}, "spec.analysis.interval"),
     ({"service": {}}, "spec.service.port"),
+    ({"provider": "nginx"}, "spec.ingressRef"),
     ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),
 ])
 def test_bad_spec_is_a_status_naming_the_field(patch: Obj, field: str) -> None:

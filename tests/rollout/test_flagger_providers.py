@@ -1,9 +1,13 @@
-"""Flagger's options on the in-memory cluster, shaped like Flagger's own e2e scenarios
-(test/istio): podinfo in namespace `test`."""
+"""Flagger's providers and options on the in-memory cluster, shaped like Flagger's own e2e
+scenarios (test/kubernetes, test/istio, test/nginx): podinfo in namespace `test`."""
 
 from __future__ import annotations
 
+import json
+
 from turnout.mesh import validation as mesh_validation
+from turnout.rollout import flagger
+from turnout.rollout.engine import HeaderMatch, Routes
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, lognormal
 from turnout.rollout.webhooks import FakeCaller
@@ -101,6 +105,51 @@ def primary_image(o: Objects) -> str:
     return str(d["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
+USER_SVC = {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "podinfo-svc", "namespace": NS},
+            "spec": {"type": "ClusterIP", "selector": {"app": "podinfo"},
+                     "ports": [{"name": "http", "port": 9898, "targetPort": "http"}]}}
+KUBE = {"provider": "kubernetes",
+        "service": {"port": 80, "targetPort": 9898, "name": "podinfo-svc",
+                    "portDiscovery": True}}
+
+
+def test_kubernetes_provider_is_blue_green_on_services() -> None:
+    """test/kubernetes/test-deployment.sh's checks, then promotion after the iterations."""
+    o, ctl = start(KUBE, extra=[USER_SVC])
+    until(o, ctl, 0, "Initialized")
+    svc = get(o, "services", "podinfo-svc")
+    assert svc["spec"]["selector"] == {"app": "podinfo-primary"}
+    assert svc["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/reconcile"] == \
+        "disabled"
+    assert svc["metadata"]["annotations"]["helm.toolkit.fluxcd.io/driftDetection"] == \
+        "disabled"
+    assert not svc["metadata"].get("ownerReferences")  # the user's Service stays the user's
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {
+        "http": 80, "http-metrics": 9797, "grpc": 9999}  # portDiscovery
+    primary = get(o, "deployments.apps", "podinfo-primary")
+    assert primary["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "test-label-prefix"
+    assert primary["metadata"]["annotations"]["app.kubernetes.io/instance"] == \
+        "test-annotation-prefix"
+    canary_svc = get(o, "services", "podinfo-svc-canary")
+    assert canary_svc["spec"]["selector"] == {"app": "podinfo"}
+    assert not o.store.peek(VS, NS, "podinfo-svc")  # no mesh objects
+    set_image(o, "ghcr.io/stefanprodan/podinfo:6.0.1")
+    t = until(o, ctl, 10, "Progressing")
+    t = until(o, ctl, t, "Succeeded")
+    assert primary_image(o).endswith(":6.0.1")
+    hist = status(o)["turnout"]["history"]
+    assert len(hist) == 1 + 5 + 1  # pre-rollout tick, 5 iterations, the promotion tick
+    assert t - 10 >= 7 * 15
+
+
+def test_kubernetes_provider_sets_default_iterations_and_ignores_match() -> None:
+    p = flagger.plan({"provider": "kubernetes",
+                      "analysis": {"match": [{"headers": {"x": {"exact": "1"}}}]}})
+    assert [type(s).__name__ for s in p.steps].count("Analyze") == 12
+    assert not any(type(s).__name__ == "SetHeaderRoute" for s in p.steps)
+
+
 def test_skip_analysis_promotes_once_ready_and_a_bad_image_fails_at_the_deadline() -> None:
     """test/istio/test-skip-analysis.sh."""
     o, ctl = start({"service": {"port": 9898, "portDiscovery": True}, "skipAnalysis": True},
@@ -174,6 +223,74 @@ def test_istio_ab_testing_by_cookie() -> None:
     assert [d["weight"] for d in get(o, VS, "podinfo")["spec"]["http"][0]["route"]] == [100, 0]
 
 
+INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": "podinfo", "namespace": NS, "labels": {"app": "podinfo"},
+                        "annotations": {"kubernetes.io/ingress.class": "nginx"}},
+           "spec": {"rules": [{"host": "app.example.com", "http": {"paths": [
+               {"pathType": "Prefix", "path": "/",
+                "backend": {"service": {"name": "podinfo", "port": {"number": 80}}}}]}}]}}
+NGINX = {"provider": "nginx", "service": {"port": 80, "targetPort": "http"},
+         "ingressRef": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                        "name": "podinfo"}}
+
+
+def test_nginx_canary_ingress_weights() -> None:
+    """test/nginx/test-canary.sh: weights 20, 40 on the canary Ingress, then promotion."""
+    o, ctl = start(NGINX, {"interval": "15s", "threshold": 5, "maxWeight": 40,
+                           "stepWeight": 20, "metrics": []}, extra=[INGRESS])
+    until(o, ctl, 0, "Initialized")
+    can = get(o, ING, "podinfo-canary")
+    ann = can["metadata"]["annotations"]
+    assert ann["nginx.ingress.kubernetes.io/canary"] == "true"
+    assert ann["nginx.ingress.kubernetes.io/canary-weight"] == "0"
+    path = can["spec"]["rules"][0]["http"]["paths"][0]
+    assert path["backend"]["service"]["name"] == "podinfo-canary"
+    assert can["metadata"]["ownerReferences"][0]["kind"] == "Canary"
+    set_image(o, "ghcr.io/stefanprodan/podinfo:6.0.1")
+    seen = set()
+    t = 10.0
+    while status(o).get("phase") != "Succeeded" and t < 300:
+        t = run(o, ctl, t, t)
+        seen.add(get(o, ING, "podinfo-canary")["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/canary-weight"])
+    assert seen == {"0", "20", "40"}
+    assert primary_image(o).endswith(":6.0.1")
+
+
+def test_nginx_ab_by_header() -> None:
+    o, ctl = start(NGINX, {"interval": "15s", "threshold": 5, "iterations": 3, "metrics": [],
+                           "match": [{"headers": {"x-user": {"exact": "insider"}}}]},
+                   extra=[INGRESS])
+    until(o, ctl, 0, "Initialized")
+    set_image(o, "ghcr.io/stefanprodan/podinfo:6.0.2")
+    t = run(o, ctl, 10, 26)
+    ann = get(o, ING, "podinfo-canary")["metadata"]["annotations"]
+    assert ann["nginx.ingress.kubernetes.io/canary-by-header"] == "x-user"
+    assert ann["nginx.ingress.kubernetes.io/canary-by-header-value"] == "insider"
+    until(o, ctl, t, "Succeeded")
+    ann = get(o, ING, "podinfo-canary")["metadata"]["annotations"]
+    assert "nginx.ingress.kubernetes.io/canary-by-header" not in ann
+
+
+def test_nginx_router_maps_cookie_and_regex_matches() -> None:
+    from turnout.rollout.routers import nginx
+    r = nginx.NginxRoute(NS, "podinfo", "podinfo", "podinfo-canary")
+    ann = nginx.render_canary_ingress(INGRESS, r, Routes(0, (
+        HeaderMatch("cookie", "canary"), HeaderMatch("x-user", "^in.*", "regex"))))[
+        "metadata"]["annotations"]
+    assert ann[nginx.A + "canary-by-cookie"] == "canary"
+    assert ann[nginx.A + "canary-by-header-pattern"] == "^in.*"
+
+
+def test_nginx_without_the_apex_backend_is_a_spec_error() -> None:
+    bad = json.loads(json.dumps(INGRESS))
+    bad["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "web"
+    o, ctl = start(NGINX, extra=[bad])
+    ctl.sync(KEY, 0)
+    assert status(o)["conditions"][0]["message"] == \
+        "spec.ingressRef: backend podinfo not found in ingress podinfo"
+
+
 def test_destination_rules_carry_the_traffic_policy() -> None:
     policy = {"tls": {"mode": "ISTIO_MUTUAL"}}
     o, ctl = start({"service": {"port": 9898, "trafficPolicy": policy}})
@@ -182,3 +299,36 @@ def test_destination_rules_carry_the_traffic_policy() -> None:
         dr = get(o, "destinationrules.networking.istio.io", name)
         assert dr["spec"] == {"host": name, "trafficPolicy": policy}
         assert dr["metadata"]["ownerReferences"][0]["name"] == "podinfo"
+
+
+def test_autoscaler_ref_gets_a_primary_copy_updated_on_promotion() -> None:
+    """test/kubernetes/test-hpa.sh."""
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "podinfo", "namespace": NS},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                       "name": "podinfo"},
+                    "minReplicas": 2, "maxReplicas": 4,
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                        "type": "Utilization", "averageUtilization": 99}}}]}}
+    key = "horizontalpodautoscalers.autoscaling"
+    o, ctl = start({**KUBE, "autoscalerRef": {"apiVersion": "autoscaling/v2",
+                                              "kind": "HorizontalPodAutoscaler",
+                                              "name": "podinfo"}}, extra=[USER_SVC])
+    o.create(rt(o, key), NS, hpa)
+    until(o, ctl, 0, "Initialized")
+    primary = get(o, key, "podinfo-primary")
+    assert primary["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
+    assert primary["spec"]["minReplicas"] == 2
+    hpa = get(o, key, "podinfo")
+    hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] = 50
+    o.update(rt(o, key), NS, "podinfo", hpa)
+    set_image(o, "ghcr.io/stefanprodan/podinfo:6.0.1")
+    until(o, ctl, 10, "Succeeded")
+    assert get(o, key, "podinfo-primary")["spec"]["metrics"][0]["resource"]["target"][
+        "averageUtilization"] == 50
+
+
+def test_keda_scaler_is_refused_by_name() -> None:
+    o, ctl = start({**KUBE, "autoscalerRef": {"kind": "ScaledObject", "name": "podinfo"}})
+    ctl.sync(KEY, 0)
+    assert status(o)["conditions"][0]["message"].startswith("spec.autoscalerRef:")

@@ -41,7 +41,7 @@ from turnout.types import Obj
 REVISION = "turnout.dev/revision"
 COMMAND = "turnout.dev/rollout-command"
 SELECTOR_KEYS = ("app", "name", "app.kubernetes.io/name")  # Flagger's -selector-labels
-PROVIDERS = ("istio",)
+PROVIDERS = ("istio", "kubernetes", "nginx")
 BUILTIN_METRICS = ("request-success-rate", "request-duration")
 TOOLKIT = {"kustomize.toolkit.fluxcd.io/reconcile": "disabled",
            "helm.toolkit.fluxcd.io/driftDetection": "disabled"}
@@ -138,9 +138,11 @@ def header_matches(match: list[Obj]) -> tuple[HeaderMatch, ...]:
 
 
 def strategy(spec: Obj, prov: str = "istio") -> str:
-    """Flagger's `DeploymentStrategy`: A/B (match + iterations), blue/green (iterations), else
-    canary."""
+    """Flagger's `DeploymentStrategy`: A/B (match + iterations), blue/green (iterations, and
+    always with the kubernetes provider), else canary."""
     a = analysis(spec)
+    if prov == "kubernetes":
+        return "bluegreen"
     if a.get("match") and a.get("iterations"):
         return "ab"
     if a.get("iterations"):
@@ -155,8 +157,8 @@ def plan(spec: Obj, default_provider: str = "istio") -> Plan:
     if not skips_analysis(spec):
         steps.append(Analyze(PRE_ROLLOUT))
         how = strategy(spec, prov)
-        iterations = max(1, int(a.get("iterations") or 1))
-        mirror = bool(a.get("mirror"))
+        iterations = max(1, int(a.get("iterations") or (10 if prov == "kubernetes" else 1)))
+        mirror = bool(a.get("mirror")) and prov != "kubernetes"
         mirror_pct = int(a.get("mirrorWeight") or 100)
         if how == "ab":
             steps.append(SetHeaderRoute("ab", header_matches(a["match"])))
@@ -167,7 +169,8 @@ def plan(spec: Obj, default_provider: str = "istio") -> Plan:
             steps += [Analyze(CHECK)] * (iterations - 1) + [Analyze(PROMOTION)]
             if mirror:
                 steps.append(SetMirrorRoute("mirror", None))
-            steps.append(SetWeight(100))  # all traffic to the canary for one last tick
+            if prov != "kubernetes":  # all traffic to the canary for one last tick
+                steps.append(SetWeight(100))
             steps.append(Analyze(PROMOTION))
         else:
             ws = weights(a)
@@ -267,6 +270,23 @@ def primary_deployment(canary: Obj, target: Obj, rev: str,
                          "labels": labels, "annotations": {**annotations, REVISION: rev},
                          "ownerReferences": [owner_ref(canary)]},
             "spec": spec}
+
+
+def primary_hpa(canary: Obj, hpa: Obj) -> Obj:
+    """`<hpa>-primary`: the target's HorizontalPodAutoscaler aimed at `<target>-primary`
+    (pkg/canary/hpa_reconciler.go; Flagger copies it at initialization and on promotion)."""
+    n = names(canary)
+    spec = copy.deepcopy(hpa.get("spec") or {})
+    spec["scaleTargetRef"] = {**(spec.get("scaleTargetRef") or {}), "name": n.primary}
+    meta = hpa["metadata"]
+    return {"apiVersion": hpa.get("apiVersion", "autoscaling/v2"),
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"{meta['name']}-primary", "namespace": n.namespace,
+                         "labels": dict(meta.get("labels") or {}),
+                         "ownerReferences": [owner_ref(canary)]},
+            "spec": {k: v for k, v in spec.items()
+                     if k in ("scaleTargetRef", "minReplicas", "maxReplicas", "metrics",
+                              "behavior", "targetCPUUtilizationPercentage")}}
 
 
 def service_ports(canary: Obj, target: Obj) -> list[Obj]:

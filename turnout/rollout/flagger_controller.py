@@ -37,6 +37,8 @@ from turnout.rollout import (
 from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
 from turnout.rollout.routers import Router
 from turnout.rollout.routers.flagger_istio import FlaggerIstioRouter
+from turnout.rollout.routers.kubernetes import KubernetesRouter
+from turnout.rollout.routers.nginx import NginxRoute, NginxRouter
 from turnout.store.db import Event
 from turnout.store.objects import Objects, now_iso
 from turnout.types import Obj
@@ -104,6 +106,8 @@ class CanaryController(Controller):
             if target is None:
                 raise flagger.SpecError("spec.targetRef", f"Deployment {ref!r} not found in {ns}")
             flagger.selector_label(target)
+            if prov == "nginx":
+                self._check_ingress(canary)
         except flagger.SpecError as e:
             self._fail_status(canary, str(e))
             return None
@@ -190,6 +194,7 @@ class CanaryController(Controller):
                             int((primary or target)["spec"].get("replicas", 1) or 1))
             elif isinstance(a, engine.Promote):
                 self._promote(canary, target)
+                self._primary_hpa(canary)
             elif isinstance(a, engine.Retire):
                 self._scale(n.namespace, n.target, 0)
             elif isinstance(a, engine.Emit):
@@ -275,7 +280,29 @@ class CanaryController(Controller):
     # -- objects -------------------------------------------------------------------------------
 
     def _router(self, canary: Obj, prov: str) -> Router:
+        if prov == "kubernetes":
+            return KubernetesRouter()
+        n = flagger.names(canary)
+        if prov == "nginx":
+            ing = str(canary["spec"]["ingressRef"]["name"])
+            return NginxRouter(NginxRoute(n.namespace, ing, n.apex, n.canary_service,
+                                          owner=flagger.owner_ref(canary)))
         return FlaggerIstioRouter(canary)
+
+    def _check_ingress(self, canary: Obj) -> None:
+        """Flagger's NGINX router needs the Ingress, with the apex Service as a backend."""
+        n = flagger.names(canary)
+        name = str(canary["spec"]["ingressRef"]["name"])
+        ing = common.get(self.objects, "ingresses.networking.k8s.io", n.namespace, name)
+        if ing is None:
+            raise flagger.SpecError("spec.ingressRef", f"Ingress {name!r} not found in "
+                                                       f"{n.namespace}")
+        backends = {((p.get("backend") or {}).get("service") or {}).get("name")
+                    for r in (ing.get("spec") or {}).get("rules") or []
+                    for p in (r.get("http") or {}).get("paths") or []}
+        if n.apex not in backends:
+            raise flagger.SpecError("spec.ingressRef", f"backend {n.apex} not found in ingress "
+                                                       f"{name}")
 
     def _services(self, canary: Obj, target: Obj, apex: bool) -> None:
         rt = self.objects.registry.by_key("services")
@@ -302,6 +329,20 @@ class CanaryController(Controller):
         if have is not None:
             want["spec"]["replicas"] = have["spec"].get("replicas", want["spec"]["replicas"])
         common.ensure(self.objects, DEPLOY, want)
+
+    def _primary_hpa(self, canary: Obj) -> None:
+        """The `autoscalerRef` HPA, copied for the primary (at initialization, on promotion)."""
+        ref = (canary.get("spec") or {}).get("autoscalerRef")
+        if not ref:
+            return
+        ns = canary["metadata"]["namespace"]
+        key = "horizontalpodautoscalers.autoscaling"
+        hpa = common.get(self.objects, key, ns, str(ref["name"]))
+        if hpa is None:
+            self._say(canary, "Warning", f"HorizontalPodAutoscaler {ref['name']}.{ns} not "
+                                         "found (spec.autoscalerRef)")
+            return
+        common.ensure(self.objects, key, flagger.primary_hpa(canary, hpa))
 
     def _scale(self, ns: str, name: str, n: int) -> None:
         rt = self.objects.registry.by_key(DEPLOY)

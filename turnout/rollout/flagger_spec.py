@@ -30,6 +30,13 @@ def validate(spec: Obj, default_provider: str = "istio") -> str:
     svc = spec.get("service") or {}
     if not isinstance(svc.get("port"), int) or not 0 < svc["port"] < 65536:
         raise SpecError("spec.service.port", f"must be a port number, got {svc.get('port')!r}")
+    scaler = spec.get("autoscalerRef")
+    if scaler is not None and (not isinstance(scaler, dict) or scaler.get("kind") !=
+                               "HorizontalPodAutoscaler" or not scaler.get("name")):
+        raise SpecError("spec.autoscalerRef", "turnout supports a HorizontalPodAutoscaler "
+                                              "with a name (not KEDA ScaledObjects)")
+    if prov == "nginx" and not (spec.get("ingressRef") or {}).get("name"):
+        raise SpecError("spec.ingressRef", "required with provider nginx")
     a = analysis(spec)
     base = "spec.analysis"
     for key in ("interval",):

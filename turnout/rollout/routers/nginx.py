@@ -27,6 +27,7 @@ class NginxRoute:
     stable_ingress: str
     stable_service: str
     canary_service: str
+    owner: Obj | None = None  # an ownerReference for the canary Ingress (Flagger sets one)
 
     @property
     def canary_ingress(self) -> str:
@@ -47,14 +48,21 @@ def render_canary_ingress(stable: Obj, r: NginxRoute, routes: Routes) -> Obj:
            "configuration"}
     ann[A + "canary"] = "true"
     ann[A + "canary-weight"] = str(max(0, min(100, routes.weight)))
-    if routes.header:
-        ann[A + "canary-by-header"] = routes.header[0].name
-        ann[A + "canary-by-header-value"] = routes.header[0].value
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": r.canary_ingress, "namespace": r.namespace,
-                         "annotations": ann,
-                         "labels": dict(meta.get("labels") or {})},
-            "spec": spec}
+    for m in routes.header:  # a `cookie` condition names the cookie (Flagger's A/B)
+        if m.name.lower() == "cookie":
+            ann[A + "canary-by-cookie"] = m.value
+            continue
+        ann[A + "canary-by-header"] = m.name
+        ann[A + ("canary-by-header-pattern" if m.kind == "regex" else
+                 "canary-by-header-value")] = m.value
+    out: Obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": r.canary_ingress, "namespace": r.namespace,
+                             "annotations": ann,
+                             "labels": dict(meta.get("labels") or {})},
+                "spec": spec}
+    if r.owner:
+        out["metadata"]["ownerReferences"] = [dict(r.owner)]
+    return out
 
 
 class NginxRouter:
