@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from turnout.mesh import validation as mesh_validation
 from turnout.rollout import flagger
 from turnout.rollout.engine import HeaderMatch, Routes
 from turnout.rollout.flagger_controller import CanaryController
 from turnout.rollout.metrics import FakeMetrics, lognormal
+from turnout.rollout.routers import flagger_istio
+from turnout.rollout.routers.flagger_istio import Cookies
 from turnout.rollout.webhooks import FakeCaller
+from turnout.store import objects as objects_mod
 from turnout.store.objects import Objects
 from turnout.types import Obj
 
@@ -221,6 +226,71 @@ def test_istio_ab_testing_by_cookie() -> None:
     assert status(o)["canaryWeight"] == 0
     until(o, ctl, t, "Succeeded")
     assert [d["weight"] for d in get(o, VS, "podinfo")["spec"]["http"][0]["route"]] == [100, 0]
+
+
+def test_session_affinity_cookies() -> None:
+    aff = {"cookieName": "canary-flagger-cookie", "primaryCookieName": "primary-flagger-cookie"}
+    spec = {"service": {"port": 80, "targetPort": 9898, "gateways": [
+        "istio-system/istio-ingressgateway"], "hosts": ["*"]}}
+    c = canary_obj(spec, {"interval": "15s", "stepWeight": 10, "maxWeight": 30,
+                          "sessionAffinity": aff})
+    c["metadata"]["namespace"] = NS
+    c1 = flagger_istio.next_cookies(c["spec"], 10, Cookies(), lambda: "abcdefghij")
+    assert c1 == Cookies("canary-flagger-cookie=abcdefghij",
+                         "primary-flagger-cookie=abcdefghij")
+    http = flagger_istio.render_spec(c, Routes(10), c1)["http"]
+    assert [r.get("match") for r in http[:2]] == [
+        [{"headers": {"cookie": {"regex": ".*canary-flagger-cookie.*abcdefghij.*"}}}],
+        [{"headers": {"cookie": {"regex": ".*primary-flagger-cookie.*abcdefghij.*"}}}]]
+    weighted = http[2]["route"]
+    assert weighted[1]["headers"]["response"]["add"]["Set-Cookie"] == \
+        "canary-flagger-cookie=abcdefghij; Max-Age=86400"
+    assert weighted[0]["headers"]["response"]["add"]["Set-Cookie"] == \
+        "primary-flagger-cookie=abcdefghij; Max-Age=15"
+    c2 = flagger_istio.next_cookies(c["spec"], 0, c1, lambda: "x")
+    assert c2.canary == "" and c2.previous == "canary-flagger-cookie=abcdefghij"
+    after = flagger_istio.render_spec(c, Routes(0), c2)["http"]
+    assert after[0]["headers"]["response"]["add"]["Set-Cookie"] == \
+        "canary-flagger-cookie=abcdefghij; Max-Age=-1"
+    vs = {"metadata": {"name": "podinfo"}, "spec": flagger_istio.render_spec(c, Routes(10), c1)}
+    assert mesh_validation.validate_virtual_service(vs) == []
+
+
+def test_session_affinity_on_the_cluster_keeps_cookies_in_status() -> None:
+    spec = {"service": {"port": 80, "targetPort": 9898}}
+    o, ctl = start(spec, {"interval": "15s", "stepWeight": 10, "maxWeight": 30, "metrics": [],
+                          "sessionAffinity": {"cookieName": "canary-flagger-cookie"}})
+    until(o, ctl, 0, "Initialized")
+    set_image(o, "ghcr.io/stefanprodan/podinfo:6.0.1")
+    run(o, ctl, 10, 26)
+    assert status(o)["canaryWeight"] == 10
+    cookie = status(o)["sessionAffinityCookie"]
+    assert cookie.startswith("canary-flagger-cookie=") and len(cookie.split("=")[1]) == 10
+    until(o, ctl, 27, "Succeeded")
+    assert status(o)["previousSessionAffinityCookie"] == cookie
+    assert "sessionAffinityCookie" not in status(o)
+
+
+def test_delegation_is_reported_as_the_mesh_refuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delegate VirtualService has no hosts; turnout's admission (Istio's rules for a root
+    VirtualService) refuses it, and the Canary says so, naming the field."""
+    monkeypatch.setitem(objects_mod.EXTRA_VALIDATORS, VS,
+                        (mesh_validation.validate_virtual_service,))
+    o, ctl = start({"service": {"port": 80, "targetPort": 9898, "portDiscovery": True,
+                                "delegation": True}},
+                   {"interval": "15s", "threshold": 15, "maxWeight": 30, "stepWeight": 10})
+    run(o, ctl, 0, 3)
+    spec = flagger_istio.render_spec(get(o, "canaries.flagger.app", "podinfo"), Routes(0))
+    assert spec["hosts"] == [] and spec["gateways"] == []
+    assert spec["http"][0]["route"][0]["destination"]["port"] == {"number": 80}
+    msg = status(o)["conditions"][0]["message"]
+    assert "spec.hosts" in msg and "VirtualService" in msg, msg
+
+
+def test_delegation_with_hosts_is_a_spec_error() -> None:
+    o, ctl = start({"service": {"port": 80, "delegation": True, "hosts": ["a"]}})
+    ctl.sync(KEY, 0)
+    assert status(o)["conditions"][0]["message"].startswith("spec.service.delegation:")
 
 
 INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",

@@ -16,6 +16,8 @@ import asyncio
 import copy
 import dataclasses
 import logging
+import random
+import string
 import time
 from collections.abc import Iterable
 
@@ -36,7 +38,7 @@ from turnout.rollout import (
 )
 from turnout.rollout.engine import Command, Gate, Inputs, Phase, State
 from turnout.rollout.routers import Router
-from turnout.rollout.routers.flagger_istio import FlaggerIstioRouter
+from turnout.rollout.routers.flagger_istio import Cookies, FlaggerIstioRouter, next_cookies
 from turnout.rollout.routers.kubernetes import KubernetesRouter
 from turnout.rollout.routers.nginx import NginxRoute, NginxRouter
 from turnout.store.db import Event
@@ -67,6 +69,7 @@ class CanaryController(Controller):
         self.label_prefixes = label_prefixes  # Flagger's -include-label-prefix
         self.events = Recorder(objects, "flagger")
         self.clock = time.time
+        self.rand = random.Random()
         self.errors = 0  # reconciles ended by an error status (also an Event)
         self.event_hook_failures = 0
 
@@ -116,7 +119,11 @@ class CanaryController(Controller):
         except errors.ApiError as e:
             if e.code == 409:
                 raise  # a write raced another: the runtime retries
-            self._fail_status(canary, str(e))
+            why = str(e)
+            if (spec.get("service") or {}).get("delegation") and e.kind == "VirtualService":
+                why = ("spec.service.delegation: turnout's mesh does not serve Istio delegate "
+                       f"VirtualServices (no hosts, `delegate` in a root route): {why}")
+            self._fail_status(canary, why)
             return now + flagger.interval(spec)
 
     def _run(self, canary: Obj, spec: Obj, prov: str, plan: engine.Plan, target: Obj,
@@ -181,7 +188,8 @@ class CanaryController(Controller):
         new, actions = engine.step(state, plan, inputs, now)
         if new.phase is not Phase.PROGRESSING and tick.held == "WaitingPromotion":
             tick = dataclasses.replace(tick, held="")
-        router = self._router(canary, prov)
+        cookies = next_cookies(spec, new.weight, Cookies.from_status(old), self._cookie_value)
+        router = self._router(canary, prov, cookies)
         self._services(canary, target, apex=state.phase is not Phase.INITIALIZING
                        or stable_ready)
         router.reconcile(self.objects)
@@ -203,7 +211,7 @@ class CanaryController(Controller):
                 wake.append(a.at)
         router.set_routes(self.objects, engine.Routes(new.weight, new.header, new.mirror))
         self._finished(canary, spec, state, new, plan, hooks)
-        self._write_status(canary, new, tick, {})
+        self._write_status(canary, new, tick, cookies.to_status())
         if new.phase is Phase.PROGRESSING or tick.held:
             wake.append(max(new.step_started, tick.last) + every)
         elif new.phase in (Phase.PROMOTING, Phase.INITIALIZING):
@@ -279,7 +287,7 @@ class CanaryController(Controller):
 
     # -- objects -------------------------------------------------------------------------------
 
-    def _router(self, canary: Obj, prov: str) -> Router:
+    def _router(self, canary: Obj, prov: str, cookies: Cookies) -> Router:
         if prov == "kubernetes":
             return KubernetesRouter()
         n = flagger.names(canary)
@@ -287,7 +295,7 @@ class CanaryController(Controller):
             ing = str(canary["spec"]["ingressRef"]["name"])
             return NginxRouter(NginxRoute(n.namespace, ing, n.apex, n.canary_service,
                                           owner=flagger.owner_ref(canary)))
-        return FlaggerIstioRouter(canary)
+        return FlaggerIstioRouter(canary, cookies)
 
     def _check_ingress(self, canary: Obj) -> None:
         """Flagger's NGINX router needs the Ingress, with the apex Service as a backend."""
@@ -351,6 +359,9 @@ class CanaryController(Controller):
         if int(d["spec"].get("replicas", 1)) != n:
             d["spec"]["replicas"] = n
             self.objects.update(rt, ns, name, d)
+
+    def _cookie_value(self) -> str:
+        return "".join(self.rand.choice(string.ascii_letters) for _ in range(10))
 
     # -- status and events ---------------------------------------------------------------------
 

@@ -30,6 +30,9 @@ def validate(spec: Obj, default_provider: str = "istio") -> str:
     svc = spec.get("service") or {}
     if not isinstance(svc.get("port"), int) or not 0 < svc["port"] < 65536:
         raise SpecError("spec.service.port", f"must be a port number, got {svc.get('port')!r}")
+    if svc.get("delegation") and (svc.get("hosts") or svc.get("gateways")):
+        raise SpecError("spec.service.delegation", "a delegate VirtualService cannot have "
+                                                   "hosts and gateways")
     scaler = spec.get("autoscalerRef")
     if scaler is not None and (not isinstance(scaler, dict) or scaler.get("kind") !=
                                "HorizontalPodAutoscaler" or not scaler.get("name")):
@@ -53,6 +56,9 @@ def validate(spec: Obj, default_provider: str = "istio") -> str:
                                           for w in steps) or steps != sorted(steps):
         raise SpecError(f"{base}.stepWeights", f"must be ascending weights in 1..100, got "
                                                f"{steps!r}")
+    aff = a.get("sessionAffinity")
+    if aff is not None and not (isinstance(aff, dict) and aff.get("cookieName")):
+        raise SpecError(f"{base}.sessionAffinity.cookieName", "required")
     for i, m in enumerate(a.get("metrics") or []):
         _validate_metric(m, f"{base}.metrics[{i}]")
     for i, h in enumerate(a.get("webhooks") or []):

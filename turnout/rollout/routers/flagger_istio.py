@@ -4,17 +4,23 @@ Why this exists: Flagger owns the apex VirtualService and re-renders all of it o
 (pkg/router/istio.go): hosts (`service.hosts` plus the apex unless `*` is there), gateways
 (`service.gateways`, else `mesh`), one HTTP route carrying `service.match`, `rewrite`,
 `retries`, `timeout`, `headers`, `corsPolicy` to `<svc>-primary` / `<svc>-canary` by weight; with
-`analysis.match` a header route first and a primary-only route after it; a mirror;
-DestinationRules `<svc>-primary` / `<svc>-canary` carry `service.trafficPolicy`.
+`analysis.match` a header route first and a primary-only route after it; a mirror; session
+affinity's cookie routes; and for `service.delegation` a delegate VirtualService with no hosts
+or gateways; DestinationRules `<svc>-primary` / `<svc>-canary` carry `service.trafficPolicy`.
 A VirtualService that already exists under that name is taken over: its spec is replaced, the
 original kept (kubectl's last-applied annotation, else
 `flagger.kubernetes.io/original-configuration`).
+
+Header names in generated matches are lower case (`cookie`), as turnout's admission wants;
+Envoy matches header names without regard to case, so routing is Flagger's.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from turnout.kube import errors
 from turnout.rollout import flagger
@@ -26,6 +32,54 @@ VS = "virtualservices.networking.istio.io"
 DR = "destinationrules.networking.istio.io"
 ORIGINAL = "flagger.kubernetes.io/original-configuration"
 _ROUTE_KEYS = ("timeout", "retries", "corsPolicy", "headers")
+
+
+@dataclass(frozen=True)
+class Cookies:
+    """Session-affinity cookies (`<name>=<value>`), kept in the Canary's status."""
+
+    canary: str = ""
+    primary: str = ""
+    previous: str = ""
+
+    def to_status(self) -> Obj:
+        return {k: v for k, v in (("sessionAffinityCookie", self.canary),
+                                  ("primarySessionAffinityCookie", self.primary),
+                                  ("previousSessionAffinityCookie", self.previous)) if v}
+
+    @classmethod
+    def from_status(cls, st: Obj) -> Cookies:
+        return cls(str(st.get("sessionAffinityCookie") or ""),
+                   str(st.get("primarySessionAffinityCookie") or ""),
+                   str(st.get("previousSessionAffinityCookie") or ""))
+
+
+def next_cookies(spec: Obj, weight: int, c: Cookies, fresh: Callable[[], str]) -> Cookies:
+    """While the canary has traffic it has a cookie (and the primary one, if named); at weight 0
+    the canary's cookie becomes the previous one, which the next render expires."""
+    aff = flagger.analysis(spec).get("sessionAffinity")
+    if not aff:
+        return c
+    if weight > 0:
+        primary = c.primary or (f"{aff['primaryCookieName']}={fresh()}"
+                                if aff.get("primaryCookieName") else "")
+        return Cookies(c.canary or f"{aff['cookieName']}={fresh()}", primary, c.previous)
+    return Cookies("", c.primary, c.canary or c.previous)
+
+
+def build_cookie(aff: Obj, cookie: str, max_age: int) -> str:
+    out = f"{cookie}; Max-Age={max_age}"
+    if aff.get("domain"):
+        out += f"; Domain={aff['domain']}"
+    for flag, word in (("httpOnly", "HttpOnly"), ("partitioned", "Partitioned")):
+        if aff.get(flag):
+            out += f"; {word}"
+    for key, word in (("path", "Path"), ("sameSite", "SameSite")):
+        if aff.get(key):
+            out += f"; {word}={aff[key]}"
+    if aff.get("secure"):
+        out += "; Secure"
+    return out
 
 
 def _merge(conds: list[Obj], defaults: list[Obj]) -> list[Obj]:
@@ -43,7 +97,12 @@ def _merge(conds: list[Obj], defaults: list[Obj]) -> list[Obj]:
     return out
 
 
-def render_spec(canary: Obj, routes: Routes) -> Obj:
+def _cookie_match(cookie: str) -> Obj:
+    name, _, value = cookie.partition("=")
+    return {"headers": {"cookie": {"regex": f".*{name}.*{value}.*"}}}
+
+
+def render_spec(canary: Obj, routes: Routes, cookies: Cookies = Cookies()) -> Obj:
     """The VirtualService spec Flagger writes for ``routes`` (pure)."""
     spec = canary.get("spec") or {}
     svc = spec.get("service") or {}
@@ -53,8 +112,9 @@ def render_spec(canary: Obj, routes: Routes) -> Obj:
     if not any(h in (n.apex, "*") for h in hosts):
         hosts.append(n.apex)
     gateways = [str(g) for g in svc.get("gateways") or []] or ["mesh"]
-    with_port = bool(svc.get("portDiscovery")) and bool(svc.get("gateways")) and \
-        svc["gateways"][0] != "mesh"
+    delegate = bool(svc.get("delegation"))
+    with_port = bool(svc.get("portDiscovery")) and (
+        (bool(svc.get("gateways")) and svc["gateways"][0] != "mesh") or delegate)
 
     def dest(host: str, weight: int) -> Obj:
         d: Obj = {"host": host}
@@ -71,6 +131,9 @@ def render_spec(canary: Obj, routes: Routes) -> Obj:
     weighted = {**copy.deepcopy(base), "route": [dest(n.primary_service, 100 - w),
                                                  dest(n.canary_service, w)]}
     http = [weighted]
+    aff = a.get("sessionAffinity")
+    if aff:
+        http = _affinity(aff, base, weighted, w, cookies, dest, flagger.interval(spec), n)
     if routes.mirror:
         http[0]["mirror"] = {"host": n.canary_service}
         if a.get("mirrorWeight"):
@@ -80,15 +143,51 @@ def render_spec(canary: Obj, routes: Routes) -> Obj:
         http = [{**copy.deepcopy(base), "match": _merge(a["match"], svc.get("match") or []),
                  "route": [dest(n.primary_service, 100 - ab), dest(n.canary_service, ab)]},
                 {**copy.deepcopy(base), "route": [dest(n.primary_service, 100)]}]
-    out: Obj = {"hosts": hosts, "gateways": gateways, "http": http}
+    out: Obj = {"hosts": [] if delegate else hosts, "gateways": [] if delegate else gateways,
+                "http": http}
     return out
 
 
+def _affinity(aff: Obj, base: Obj, weighted: Obj, w: int, c: Cookies,
+              dest: Callable[[str, int], Obj], interval: float, n: flagger.Names) -> list[Obj]:
+    """Session affinity (getSessionAffinityRouteRules): responses of the canary set its cookie,
+    requests that carry it stick to the canary; at weight 0 the previous cookie is expired."""
+    svc_match = base.get("match") or []
+    if w > 0 and c.canary:
+        for d in weighted["route"]:
+            host = d["destination"]["host"]
+            if host == n.canary_service:
+                cookie = build_cookie(aff, c.canary, int(aff.get("maxAge") or 86400))
+            elif host == n.primary_service and aff.get("primaryCookieName") and c.primary:
+                cookie = build_cookie(aff, c.primary, int(interval))
+            else:
+                continue
+            d["headers"] = {"response": {"add": {"Set-Cookie": cookie}}}
+        sticky = {**copy.deepcopy(base), "match": _merge([_cookie_match(c.canary)], svc_match),
+                  "route": [dest(n.primary_service, 0), dest(n.canary_service, 100)]}
+        rules = [sticky]
+        if aff.get("primaryCookieName") and c.primary:
+            rules.append({**copy.deepcopy(base),
+                          "match": _merge([_cookie_match(c.primary)], svc_match),
+                          "route": [dest(n.primary_service, 100), dest(n.canary_service, 0)]})
+        return [*rules, weighted]
+    if c.previous:
+        expire = copy.deepcopy(weighted)
+        expire["match"] = _merge([_cookie_match(c.previous)], svc_match)
+        heads = expire.setdefault("headers", {}).setdefault("response", {})
+        heads.setdefault("add", {})["Set-Cookie"] = f"{c.previous}; Max-Age=-1"
+        return [expire, weighted]
+    return [weighted]
+
+
 def read_routes(vs: Obj, canary: Obj) -> Routes:
-    """The canary weight the VirtualService implements."""
+    """The canary weight the VirtualService implements (the route without a cookie match)."""
     n = flagger.names(canary)
     match = flagger.analysis(canary.get("spec") or {}).get("match")
     for h in (vs.get("spec") or {}).get("http") or []:
+        conds = h.get("match") or []
+        if any("cookie" in (c.get("headers") or {}) for c in conds) and not match:
+            continue
         for d in h.get("route") or []:
             if d.get("destination", {}).get("host") == n.canary_service:
                 w = int(d.get("weight", 0))
@@ -99,8 +198,9 @@ def read_routes(vs: Obj, canary: Obj) -> Routes:
 
 
 class FlaggerIstioRouter:
-    def __init__(self, canary: Obj) -> None:
+    def __init__(self, canary: Obj, cookies: Cookies = Cookies()) -> None:
         self.canary = canary
+        self.cookies = cookies
         self.names = flagger.names(canary)
 
     def _get(self, objects: Objects) -> Obj | None:
@@ -147,7 +247,7 @@ class FlaggerIstioRouter:
     def set_routes(self, objects: Objects, routes: Routes) -> None:
         rt = objects.registry.by_key(VS)
         assert rt is not None
-        spec = render_spec(self.canary, routes)
+        spec = render_spec(self.canary, routes, self.cookies)
         labels, annotations = self._metadata()
         have = self._get(objects)
         if have is None:
