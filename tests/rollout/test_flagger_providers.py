@@ -361,6 +361,79 @@ def test_nginx_without_the_apex_backend_is_a_spec_error() -> None:
         "spec.ingressRef: backend podinfo not found in ingress podinfo"
 
 
+def delete_canary(o: Objects) -> None:
+    o.delete(rt(o, "canaries.flagger.app"), NS, "podinfo")
+
+
+def test_revert_on_deletion_scales_the_target_back() -> None:
+    """test/istio/test-canary.sh's first delete test."""
+    o, ctl = start({"service": {"port": 9898}, "revertOnDeletion": True})
+    until(o, ctl, 0, "Initialized")
+    assert flagger.FINALIZER in get(o, "canaries.flagger.app", "podinfo")["metadata"][
+        "finalizers"]
+    assert get(o, "deployments.apps", "podinfo")["spec"]["replicas"] == 0
+    delete_canary(o)
+    assert status(o) and o.store.peek("canaries.flagger.app", NS, "podinfo")  # held
+    run(o, ctl, 20, 24)
+    assert o.store.peek("canaries.flagger.app", NS, "podinfo") is None
+    assert get(o, "deployments.apps", "podinfo")["spec"]["replicas"] == 1
+    assert any(e["message"] == "Terminating canary podinfo.test" for e in events(o, NS))
+
+
+def test_revert_on_deletion_restores_the_users_service_and_virtual_service() -> None:
+    """test/istio/test-canary.sh's second delete test: a Service and a VirtualService applied
+    by the user before the Canary keep existing, as they were."""
+    svc = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "podinfo", "namespace": NS, "labels": {"app": "podinfo"}},
+           "spec": {"type": "ClusterIP", "selector": {"app": "podinfo"},
+                    "ports": [{"name": "http", "port": 9898, "targetPort": "http"}]}}
+    user_vs = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+               "metadata": {"name": "podinfo", "namespace": NS},
+               "spec": {"gateways": ["istio-system/ingressgateway"],
+                        "hosts": ["app.example.com", "podinfo"],
+                        "http": [{"route": [{"destination": {"host": "podinfo"}}]}]}}
+    user_vs["metadata"]["annotations"] = {flagger.LAST_APPLIED: json.dumps(user_vs)}
+    o, ctl = start({"service": {"port": 80, "portName": "http-podinfo", "targetPort": "http",
+                                "portDiscovery": True}, "revertOnDeletion": True},
+                   extra=[svc, user_vs])
+    until(o, ctl, 0, "Initialized")
+    taken = get(o, VS, "podinfo")
+    assert taken["spec"]["http"][0]["route"][0]["destination"]["host"] == "podinfo-primary"
+    assert get(o, "services", "podinfo")["spec"]["selector"] == {"app": "podinfo-primary"}
+    delete_canary(o)
+    run(o, ctl, 20, 24)
+    assert o.store.peek("canaries.flagger.app", NS, "podinfo") is None
+    assert get(o, VS, "podinfo")["spec"] == user_vs["spec"]
+    assert get(o, "services", "podinfo")["spec"]["selector"] == {"app": "podinfo"}
+
+
+def test_a_taken_over_virtual_service_without_last_applied_keeps_its_original() -> None:
+    user_vs = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
+               "metadata": {"name": "podinfo", "namespace": NS},
+               "spec": {"hosts": ["podinfo"],
+                        "http": [{"route": [{"destination": {"host": "podinfo"}}]}]}}
+    o, ctl = start({"service": {"port": 9898}, "revertOnDeletion": True}, extra=[user_vs])
+    until(o, ctl, 0, "Initialized")
+    ann = get(o, VS, "podinfo")["metadata"]["annotations"]
+    assert json.loads(ann[flagger_istio.ORIGINAL]) == user_vs["spec"]
+    delete_canary(o)
+    run(o, ctl, 20, 24)
+    restored = get(o, VS, "podinfo")
+    assert restored["spec"] == user_vs["spec"]
+    assert flagger_istio.ORIGINAL not in restored["metadata"]["annotations"]
+
+
+def test_finalizer_follows_revert_on_deletion() -> None:
+    o, ctl = start({"service": {"port": 9898}, "revertOnDeletion": True})
+    ctl.sync(KEY, 0)
+    c = get(o, "canaries.flagger.app", "podinfo")
+    assert c["metadata"]["finalizers"] == [flagger.FINALIZER]
+    c["spec"]["revertOnDeletion"] = False
+    o.update(rt(o, "canaries.flagger.app"), NS, "podinfo", c)
+    ctl.sync(KEY, 1)
+    assert not get(o, "canaries.flagger.app", "podinfo")["metadata"].get("finalizers")
+
+
 def test_destination_rules_carry_the_traffic_policy() -> None:
     policy = {"tls": {"mode": "ISTIO_MUTUAL"}}
     o, ctl = start({"service": {"port": 9898, "trafficPolicy": policy}})

@@ -40,6 +40,7 @@ from turnout.types import Obj
 
 REVISION = "turnout.dev/revision"
 COMMAND = "turnout.dev/rollout-command"
+FINALIZER = "finalizer.flagger.app"
 SELECTOR_KEYS = ("app", "name", "app.kubernetes.io/name")  # Flagger's -selector-labels
 PROVIDERS = ("istio", "kubernetes", "nginx")
 BUILTIN_METRICS = ("request-success-rate", "request-duration")

@@ -7,7 +7,7 @@ loop): it reads the Canary, its target Deployment and the generated primary; onc
 revision, and at an ``Analyze`` step the stages ``flagger_tick`` lists (hooks, the builtin checks
 from turnout's telemetry, MetricTemplates) — feeds the result to the engine, and writes the
 actions back as Services, the primary Deployment, routes (Istio, NGINX or none), Events and
-status.
+status. ``revertOnDeletion`` is honoured through Flagger's finalizer (``flagger_finalize``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from turnout.rollout import (
     engine,
     flagger,
     flagger_checks,
+    flagger_finalize,
     flagger_spec,
     flagger_tick,
     metric_templates,
@@ -99,7 +100,7 @@ class CanaryController(Controller):
         if canary is None:
             return None
         if canary["metadata"].get("deletionTimestamp"):
-            return None
+            return flagger_finalize.finalize(self, canary, now)
         spec = canary.get("spec") or {}
         try:
             prov = flagger_spec.validate(spec, self.provider)
@@ -114,6 +115,7 @@ class CanaryController(Controller):
         except flagger.SpecError as e:
             self._fail_status(canary, str(e))
             return None
+        flagger_finalize.ensure_finalizer(self.objects, canary)
         try:
             return self._run(canary, spec, prov, plan, target, now)
         except errors.ApiError as e:

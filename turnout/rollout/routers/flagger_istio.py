@@ -9,7 +9,7 @@ affinity's cookie routes; and for `service.delegation` a delegate VirtualService
 or gateways; DestinationRules `<svc>-primary` / `<svc>-canary` carry `service.trafficPolicy`.
 A VirtualService that already exists under that name is taken over: its spec is replaced, the
 original kept (kubectl's last-applied annotation, else
-`flagger.kubernetes.io/original-configuration`).
+`flagger.kubernetes.io/original-configuration`) so ``finalize`` can restore it.
 
 Header names in generated matches are lower case (`cookie`), as turnout's admission wants;
 Envoy matches header names without regard to case, so routing is Flagger's.
@@ -276,4 +276,25 @@ class FlaggerIstioRouter:
         return read_routes(vs, self.canary) if vs is not None else Routes(0)
 
     def finalize(self, objects: Objects) -> None:
-        """Nothing yet: the VirtualService stays as the last split left it."""
+        """Give a taken-over VirtualService its own spec back (revertOnDeletion)."""
+        vs = self._get(objects)
+        if vs is None or flagger.owned_by(vs, self.canary):
+            return
+        ann = vs["metadata"].get("annotations") or {}
+        try:
+            if flagger.LAST_APPLIED in ann:
+                spec = json.loads(ann[flagger.LAST_APPLIED]).get("spec") or {}
+            elif ORIGINAL in ann:
+                spec = json.loads(ann[ORIGINAL])
+            else:
+                return
+        except ValueError as e:
+            raise ValueError(f"VirtualService {self.names.namespace}/{self.names.apex}: "
+                             f"metadata.annotations: the original spec is not JSON ({e})"
+                             ) from None
+        new = copy.deepcopy(vs)
+        new["spec"] = spec
+        new["metadata"]["annotations"] = {k: v for k, v in ann.items() if k != ORIGINAL}
+        rt = objects.registry.by_key(VS)
+        assert rt is not None
+        objects.update(rt, self.names.namespace, self.names.apex, new)
