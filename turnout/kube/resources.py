@@ -98,6 +98,32 @@ ARGO_COLUMNS: dict[str, tuple[Obj, ...]] = {
 """The printer columns of Argo Rollouts' CRDs (manifests/crds/*-crd.yaml), so `kubectl get
 rollout` prints the same table whether or not the CRDs were applied."""
 FLAGGER = "flagger.app"
+
+
+def _fc(name: str, path: str, type_: str = "string", priority: int = 0) -> Obj:
+    return {"name": name, "type": type_, "jsonPath": path, **({"priority": priority}
+                                                             if priority else {})}
+
+
+FLAGGER_COLUMNS: dict[str, tuple[Obj, ...]] = {
+    "Canary": (
+        _fc("Status", ".status.phase"),
+        _fc("Weight", ".status.canaryWeight"),
+        _fc("Suspended", ".spec.suspend", "boolean", 1),
+        _fc("FailedChecks", ".status.failedChecks", priority=1),
+        _fc("Interval", ".spec.analysis.interval", priority=1),
+        _fc("Mirror", ".spec.analysis.mirror", "boolean", 1),
+        _fc("StepWeight", ".spec.analysis.stepWeight", priority=1),
+        _fc("StepWeights", ".spec.analysis.stepWeights", priority=1),
+        _fc("MaxWeight", ".spec.analysis.maxWeight", priority=1),
+        _fc("LastTransitionTime", ".status.lastTransitionTime"),
+    ),
+    "MetricTemplate": (_fc("Provider", ".spec.provider.type"),),
+    "AlertProvider": (_fc("Type", ".spec.type"),),
+}
+"""The printer columns of Flagger's CRDs (artifacts/flagger/crd.yaml): `kubectl get canary`
+prints STATUS WEIGHT LASTTRANSITIONTIME (-o wide adds FAILEDCHECKS, INTERVAL, ...) whether or
+not the CRD was applied."""
 ISTIO_VERSIONS = "v1 v1beta1 v1alpha3"
 
 BUILTIN: tuple[ResourceType, ...] = (
@@ -176,7 +202,8 @@ _CUSTOM_GROUPS = frozenset({ISTIO_NET, ARGO, FLAGGER})
 
 def _finalize(rt: ResourceType) -> ResourceType:
     if rt.group in _CUSTOM_GROUPS:
-        cols = ARGO_COLUMNS.get(rt.kind, ()) if rt.group == ARGO else rt.columns
+        cols = {ARGO: ARGO_COLUMNS, FLAGGER: FLAGGER_COLUMNS}.get(rt.group, {}).get(
+            rt.kind, rt.columns)
         return ResourceType(**{**rt.__dict__, "builtin": False, "columns": cols})
     return rt
 
