@@ -28,7 +28,7 @@ def turnout(state: Path, *args: str, check: bool = True) -> subprocess.Completed
 def test_detached_cluster_keeps_objects_and_restarts_pods(tmp_path: Path) -> None:
     state = tmp_path / "state"
     t0 = time.monotonic()
-    up = turnout(state, "up", "--detach", "--port", str(free_port()))
+    up = turnout(state, "up", "--detach", "--port", str(free_port()), "--auto-ports")
     elapsed = time.monotonic() - t0
     assert "turnout is up" in up.stderr
     assert elapsed < 10  # the figure itself is measured in bench/control_plane.py

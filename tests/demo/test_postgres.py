@@ -82,3 +82,18 @@ def test_postgres_entry_runs_a_real_server_that_ads_and_discounts_read(
         if where != postgres.data_dir(env, root):
             shutil.rmtree(where, ignore_errors=True)
 
+
+
+def test_orphaned_temp_data_dirs_are_swept(tmp_path: Path) -> None:
+    from turnout.demo.postgres import sweep_orphans
+
+    live_pod = tmp_path / "state" / "pods" / "db"
+    live_pod.mkdir(parents=True)
+    (live_pod / "data").symlink_to(tmp_path / "turnout-postgres-live")
+    for name, owner in (("live", live_pod / "data"), ("gone", tmp_path / "deleted" / "data")):
+        (tmp_path / f"turnout-postgres-{name}").mkdir()
+        (tmp_path / f"turnout-postgres-{name}" / "PG_VERSION").write_text("15")
+        (tmp_path / f"turnout-postgres-{name}.owner").write_text(str(owner))
+    assert sweep_orphans(tmp_path) == [tmp_path / "turnout-postgres-gone"]
+    assert (tmp_path / "turnout-postgres-live" / "PG_VERSION").exists()
+    assert not (tmp_path / "turnout-postgres-gone").exists()

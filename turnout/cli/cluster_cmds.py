@@ -30,11 +30,13 @@ def register(sub: Any) -> None:
     up = sub.add_parser("up", help="start the cluster (foreground unless --detach)")
     up.add_argument("--detach", "-d", action="store_true", help="run in the background")
     up.add_argument("--state-dir", dest="state_dir_cmd", help=argparse.SUPPRESS)
-    up.add_argument("--port", type=int, help="API port on 127.0.0.1 (default: the port set's, "
-                    "6443 for set 0)")
-    up.add_argument("--auto-ports", action="store_true",
-                    help="take the first port set no other cluster uses (kept for later starts)")
-    up.add_argument("--port-set", type=int, metavar="N",
+    up.add_argument("--port", type=_tcp_port, help="API port on 127.0.0.1 (default: the port "
+                    "set's, 6443 for set 0)")
+    choice = up.add_mutually_exclusive_group()
+    choice.add_argument("--auto-ports", action="store_true",
+                        help="take the first port set no other cluster uses (kept for later "
+                        "starts)")
+    choice.add_argument("--port-set", type=int, metavar="N",
                     help=f"use port set N (0-{MAX_SETS - 1}): set 0 is API 6443, dashboard "
                     "15000, metrics 15090, NodePorts as declared; set N shifts them all")
     up.set_defaults(func=cmd_up)
@@ -65,6 +67,16 @@ def running(state: StateDir) -> tuple[int, int] | None:
     return pid, port
 
 
+def _tcp_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
 def prepare(state: StateDir, *, auto: bool = False, port_set: int | None = None,
             api_port: int | None = None) -> ClusterSettings | None:
     """Settle and save the cluster's ports, or print why it cannot start (None)."""
@@ -93,13 +105,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     live = running(state)
     if live:
         console.print(f"turnout is already up (pid {live[0]}) on https://127.0.0.1:{live[1]}")
+        if args.port or args.port_set is not None or args.auto_ports:
+            console.print("  (port options apply when a cluster starts: `turnout down` first)")
         console.print(f"kubeconfig: {state.kubeconfig}")
         return 0
-    cfg = prepare(state, auto=args.auto_ports, port_set=args.port_set, api_port=args.port)
-    if cfg is None:
-        return 1
-    if args.detach:
-        return _up_detached(state, cfg)
+    lock = registry.StartLock()
+    lock.acquire()
+    try:
+        cfg = prepare(state, auto=args.auto_ports, port_set=args.port_set, api_port=args.port)
+        if cfg is None:
+            return 1
+        if args.detach:
+            return _up_detached(state, cfg)
+    except BaseException:
+        lock.release()
+        raise
+    finally:
+        if args.detach:
+            lock.release()
     from turnout.cluster.server import serve
 
     logging.basicConfig(level=logging.INFO,
@@ -107,6 +130,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def ready(seconds: float) -> None:
+        lock.release()  # its ports are bound: the next cluster may choose
         console.print(f"[green]turnout is up[/] in {seconds:.2f} s")
         _print_urls(state, cfg)
         console.print("  Ctrl-C stops the cluster; objects are kept for the next `turnout up`.")
@@ -118,13 +142,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         pass
+    finally:
+        lock.release()
     return 0
 
 
 def _print_urls(state: StateDir, cfg: ClusterSettings) -> None:
     console.print(f"  API        https://{cfg.node_address}:{cfg.api_port}", highlight=False)
     console.print(f"  dashboard  http://{cfg.node_address}:{cfg.dashboard_port}/ "
-                  "(`turnout dashboard` adds your token)", highlight=False)
+                  f"(`{state.cli()} dashboard` adds your token)", highlight=False)
     if cfg.metrics_port:
         console.print(f"  metrics    http://{cfg.node_address}:{cfg.metrics_port}/metrics",
                       highlight=False)

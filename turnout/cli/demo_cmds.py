@@ -14,11 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from turnout.cli import cluster_cmds
+from turnout.cluster import registry
 from turnout.cluster.state import StateDir, default_dir
 from turnout.demo import load
 from turnout.demo.scenario import Scenario
 
 console = Console()
+VIA = {"nodeport": 30001, "gateway": 30003, "ingress": 32000}
 
 
 def register(sub: Any) -> None:
@@ -35,8 +37,11 @@ def register(sub: Any) -> None:
                    "(default: the copy shipped with turnout)")
     d.set_defaults(func=cmd_demo)
     lo = sub.add_parser("load", help="send bounded storefront traffic, with a progress bar")
-    lo.add_argument("--url", default="http://127.0.0.1:30001",
-                    help="storefront base URL (NodePort 30001; gateway 30003; ingress 32000)")
+    lo.add_argument("--url", help="storefront base URL (default: see --via)")
+    lo.add_argument("--via", choices=tuple(VIA), default="nodeport",
+                    help="without --url: the cluster's NodePort 30001 (the lab's storefront), "
+                    "its Istio gateway (30003) or its NGINX ingress (32000), as its port set "
+                    "serves them (default: nodeport)")
     lo.add_argument("-n", "--requests", type=int, default=200, help="page loads (default 200)")
     lo.add_argument("-c", "--concurrency", type=int, default=4,
                     help="page loads in flight at once (default 4)")
@@ -68,9 +73,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cluster_cmds.cmd_down(ns)
     shutil.rmtree(state.root, ignore_errors=True)
     t0 = time.monotonic()
-    cfg = cluster_cmds.prepare(state, auto=True)
-    if cfg is None or cluster_cmds._up_detached(state, cfg) != 0:
-        return 1
+    with registry.StartLock():  # no other cluster chooses the same free ports meanwhile
+        cfg = cluster_cmds.prepare(state, auto=True)
+        if cfg is None or cluster_cmds._up_detached(state, cfg) != 0:
+            return 1
     live = cluster_cmds.running(state)
     if live is None:
         raise SystemExit("the demo cluster did not come up")
@@ -96,6 +102,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_load(args: argparse.Namespace) -> int:
     if args.requests <= 0 or args.concurrency <= 0 or not 0 <= args.products <= 1:
         raise SystemExit("--requests and --concurrency must be positive; --products in 0..1")
+    if not args.url:
+        from turnout.cli.status_cmds import settings_of
+
+        args.url = settings_of(StateDir.resolve(args.state_dir)).node_url(VIA[args.via])
     with Progress(TextColumn("[bold]load[/] {task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(args.url, total=args.requests)

@@ -65,7 +65,7 @@ def build_map(state: StateDir) -> dict[str, Any]:
         "api": f"https://{cfg.node_address}:{live[1] if live else cfg.api_port}",
         "kubeconfig": str(state.kubeconfig),
         "dashboard": {"url": f"{base}:{cfg.dashboard_port}/",
-                      "token": "`turnout dashboard` prints the URL with your token"},
+                      "tokenCommand": f"{state.cli()} dashboard"},
         "metrics": f"{base}:{cfg.metrics_port}/metrics" if cfg.metrics_port else None,
         "gateway": cfg.node_url(preflight.GATEWAY_NODE_PORT) + "/",
         "ingress": cfg.node_url(preflight.NGINX_NODE_PORT) + "/",
@@ -120,7 +120,8 @@ def render_map(data: dict[str, Any], console: Console) -> None:
     where.add_column(overflow="fold")
     where.add_row("API", data["api"])
     where.add_row("kubeconfig", data["kubeconfig"])
-    where.add_row("dashboard", f"{data['dashboard']['url']}  (token: `turnout dashboard`)")
+    where.add_row("dashboard", f"{data['dashboard']['url']}  (with your token: "
+                               f"`{data['dashboard']['tokenCommand']}`)")
     where.add_row("metrics", data["metrics"] or "off")
     where.add_row("gateway", f"{data['gateway']}  (istio-ingressgateway, NodePort 30003)")
     where.add_row("ingress", f"{data['ingress']}  (ingress-nginx, NodePort 32000)")
@@ -143,7 +144,15 @@ def render_map(data: dict[str, Any], console: Console) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data = build_map(state_of(args))
+    state = state_of(args)
+    if not state.root.is_dir():
+        if args.output == "table":
+            out.print(f"no turnout cluster in {state.root}: `{state.cli()} up` creates one",
+                      highlight=False)
+        else:
+            output.dump(out, args.output, {"stateDir": str(state.root), "status": "absent"})
+        return 3
+    data = build_map(state)
     if args.output == "table":
         render_map(data, out)
     else:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from turnout.cluster import registry, settings
 from turnout.cluster.settings import MAX_SETS, ClusterSettings, for_set
-from turnout.cluster.state import port_free
+from turnout.cluster.state import StateDir, port_free
 from turnout.runtime import ports
 
 GATEWAY_NODE_PORT = 30003
@@ -66,13 +66,14 @@ def check(s: ClusterSettings, node_ports: Iterable[tuple[str, int]] = ()) -> lis
 
 
 def message(state_root: Path, taken: list[Taken]) -> str:
+    cli = StateDir(state_root).cli()
     lines = [f"turnout cannot start the cluster in {state_root}: "
              f"{'a port it needs is' if len(taken) == 1 else 'ports it needs are'} taken"]
     lines += [f"  {t.port}: {t.what}, held by {t.holder}" for t in taken]
     lines += [
         "Choose other ports for this cluster (kept in its state dir for later starts):",
-        "  turnout up --auto-ports        the first free port set",
-        f"  turnout up --port-set N        port set N (0-{MAX_SETS - 1}; 1 serves NodePort "
+        f"  {cli} up --auto-ports    the first free port set",
+        f"  {cli} up --port-set N    port set N (0-{MAX_SETS - 1}; 1 serves NodePort "
         "30001 on 20001)",
         "or stop the other cluster (`turnout --state-dir DIR down`); `turnout clusters` "
         "lists them.",

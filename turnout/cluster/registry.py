@@ -9,6 +9,7 @@ Entries whose state dir is gone are dropped when read.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -66,6 +67,37 @@ class Owner:
     server_pid: int | None
 
 
+class StartLock:
+    """One cluster at a time chooses its ports and binds them (machine-wide, through the
+    registry): two `turnout up --auto-ports` started together would otherwise pick the same
+    free port set. Held from the choice until the new cluster answers, or its process ends."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            root().mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(root() / ".start.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            log.warning("no start lock in %s (%s): concurrent starts may race", root(), e)
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing drops the lock
+
+    def __enter__(self) -> StartLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -93,14 +125,40 @@ def _parent(pid: int, proc: Path) -> int | None:
     return int(fields[1]) if len(fields) > 1 else None
 
 
+def _state_dir_in(pid: int, proc: Path) -> Path | None:
+    """The state dir a turnout cluster process was started with (its command line, else its
+    environment, else the default), or None when `pid` is not a turnout cluster."""
+    try:
+        argv = (proc / str(pid) / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    text = " ".join(argv)
+    if "turnout" not in text or not ("turnout.cluster" in text or " up" in text):
+        return None
+    if "--state-dir" in argv and argv.index("--state-dir") + 1 < len(argv):
+        return Path(argv[argv.index("--state-dir") + 1])
+    try:
+        env = dict(e.split("=", 1) for e in (proc / str(pid) / "environ").read_bytes()
+                   .decode(errors="replace").split("\0") if "=" in e)
+    except OSError:
+        return None
+    if env.get("TURNOUT_STATE_DIR"):
+        return Path(env["TURNOUT_STATE_DIR"]).expanduser()
+    return Path(env.get("HOME", str(Path.home()))) / ".turnout" / "default"
+
+
 def owner_of(pid: int, proc: Path = Path("/proc")) -> Owner | None:
-    """The registered cluster whose process tree holds `pid`, if any."""
+    """The cluster whose process tree holds `pid`: a registered one, else any turnout cluster
+    process found among its parents (a cluster of another registry or user)."""
     servers = {p: s for s in known() if (p := server_pid(s)) is not None}
     seen: set[int] = set()
     cur: int | None = pid
     while cur and cur > 1 and cur not in seen:
         if cur in servers:
             return Owner(servers[cur], cur)
+        found = _state_dir_in(cur, proc)
+        if found is not None:
+            return Owner(found, cur)
         seen.add(cur)
         cur = _parent(cur, proc)
     try:

@@ -54,6 +54,10 @@ class StateDir:
     def pods_dir(self) -> Path:
         return self.root / "pods"
 
+    def cli(self) -> str:
+        """The `turnout` command line that addresses this cluster (for hints people copy)."""
+        return "turnout" if self.root == default_dir() else f"turnout --state-dir {self.root}"
+
     def ensure(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
 

@@ -117,6 +117,25 @@ def storage_dir(path: Path, account: pwd.struct_passwd | None) -> Path:
     return Path(tempfile.gettempdir()) / f"turnout-postgres-{digest}"
 
 
+def sweep_orphans(tmp: Path) -> list[Path]:
+    """Remove temp data dirs whose pod directory is gone (its cluster's state dir deleted):
+    each takes tens of MB and nothing else would ever delete it."""
+    removed = []
+    for marker in tmp.glob("turnout-postgres-*.owner"):
+        try:
+            owner = Path(marker.read_text().strip())
+        except OSError:
+            continue
+        if owner.is_symlink() or owner.exists():
+            continue
+        data = marker.with_name(marker.name.removesuffix(".owner"))
+        shutil.rmtree(data, ignore_errors=True)
+        marker.unlink(missing_ok=True)
+        removed.append(data)
+        server.log(SERVICE, f"removed {data}: its cluster's state dir is gone")
+    return removed
+
+
 def server_args(args: Sequence[str]) -> list[str]:
     """Extra ``postgres`` options from the container's args (``postgres -c x=y`` → ``-c x=y``)."""
     rest = list(args)
@@ -175,6 +194,7 @@ class Launcher:
 
     def initialise(self) -> None:
         """initdb on first start (an existing ``PG_VERSION`` means already done)."""
+        sweep_orphans(Path(tempfile.gettempdir()))
         if (self.dir / "PG_VERSION").is_file():
             server.log(SERVICE, f"database directory {self.dir} already initialised")
             return
@@ -187,6 +207,8 @@ class Launcher:
             self.wanted.parent.mkdir(parents=True, exist_ok=True)
             if not self.wanted.exists():
                 self.wanted.symlink_to(self.dir)
+            # who the data belongs to: swept once that pod's directory (its cluster) is gone
+            self.dir.with_name(self.dir.name + ".owner").write_text(str(self.wanted))
         method = self.auth_method()
         fd, pwfile = tempfile.mkstemp(prefix="turnout-pg-pw-")
         try:

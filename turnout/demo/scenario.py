@@ -102,7 +102,8 @@ class Scenario:
         """Run kubectl from the folder holding the lab's files, as a lab user would; `quiet`
         for the polls behind a wait, which print nothing."""
         if not quiet:
-            self.console.print(f"  [dim]$ kubectl {' '.join(args)}[/]", highlight=False)
+            self.console.print(f"  [dim]$ kubectl {' '.join(args)}[/]", highlight=False,
+                               soft_wrap=True)
         env = {"KUBECONFIG": str(self.state.kubeconfig), "PATH": "/usr/bin:/bin",
                "KUBECACHEDIR": str(self.state.root / "kubecache"), "HOME": str(self.state.root)}
         try:
