@@ -169,3 +169,24 @@ def test_parse_duration() -> None:
     for bad in ("", "m", "5 m", "-1m", "0s"):
         with pytest.raises(ApiError):
             parse_duration(bad)
+
+
+async def test_default_candidate_is_the_version_deployed_last_not_the_first_requested(
+        tmp_path: Path) -> None:
+    """Seed 002 by hand: no traffic until both versions run, and 2.0's first request came
+    first. The candidate is still 2.0, deployed last."""
+    now = time.time()
+    lines = h.two_versions(200, now=now)
+    lines = [lines[i + 1] if i % 2 == 0 else lines[i - 1] for i in range(len(lines))]
+    write(tmp_path / "access.log", lines)
+    tel = Telemetry(tmp_path / "state", tmp_path / "access.log", metrics_port=None,
+                    exporter=None, poll_interval=0.02)
+    v1, v2, front = h.ads_pods()
+    v1["metadata"]["creationTimestamp"] = "2026-12-01T10:00:00Z"
+    v2["metadata"]["creationTimestamp"] = "2026-12-01T10:05:00Z"
+    for p in (v1, v2, front):
+        tel.update_pod(p)
+    await tel.flush()
+    c = tel.compare("ns1", "advertisements", None, None, timedelta(minutes=10))
+    assert (c["baseline"]["version"], c["candidate"]["version"]) == ("1.0", "2.0")
+    await tel.stop()

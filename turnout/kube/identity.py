@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from turnout.types import Obj
 
@@ -46,6 +47,8 @@ class PodIdentity:
     """Istio's `app` label value (`source_app` / `destination_app`)."""
     revision: str = ""
     """The pod template's hash ("" for a bare pod)."""
+    created: float = 0.0
+    """`metadata.creationTimestamp`, seconds since the epoch (0 when unknown)."""
 
 
 def env_value(spec: Obj, name: str) -> str:
@@ -108,7 +111,15 @@ def identity_of(pod: Obj) -> PodIdentity:
         app=next((str(labels[k]) for k in APP_LABELS if labels.get(k)), "") or service
         or UNKNOWN,
         revision=revision,
+        created=_epoch(str(meta.get("creationTimestamp") or "")),
     )
+
+
+def _epoch(rfc3339: str) -> float:
+    try:
+        return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def template_names(template: Obj, workload: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ is about the versions' latency distributions, which a sample estimates without b
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from turnout import analysis
 from turnout.kube.errors import ApiError, bad_request
@@ -59,9 +60,14 @@ def pick_versions(order: list[str], baseline: str | None,
 
 def compare(model: Model, namespace: str, service: str, baseline: str | None,
             candidate: str | None, now: float, since: float,
-            max_sample: int = MAX_SAMPLE, level: float = 0.95) -> Obj:
+            max_sample: int = MAX_SAMPLE, level: float = 0.95,
+            deployed: Mapping[str, float] | None = None) -> Obj:
+    """`deployed`: version -> when its newest pod was created; the most recently deployed
+    version is the default candidate (first traffic decides only for versions not running)."""
     service = model.resolve(namespace, service)
-    order = [v for v, _, _ in model.version_order(namespace, service)]
+    seen = model.version_order(namespace, service)
+    when = {v: (deployed or {}).get(v) or first for v, first, _ in seen}
+    order = sorted(when, key=lambda v: (when[v], v))
     if not order:
         raise ApiError(404, "NotFound",
                        f"no requests recorded for service {service!r} in namespace {namespace!r}")

@@ -150,8 +150,13 @@ class Telemetry:
 
     def compare(self, namespace: str, service: str, baseline: str | None,
                 candidate: str | None, since: timedelta) -> Obj:
+        resolved = self.model.resolve(namespace, service)
+        deployed: dict[str, float] = {}
+        for p in self.directory.pods():
+            if p.namespace == namespace and p.service == resolved and p.created:
+                deployed[p.version] = max(deployed.get(p.version, 0.0), p.created)
         return compare_mod.compare(self.model, namespace, service, baseline, candidate,
-                                   time.time(), since.total_seconds())
+                                   time.time(), since.total_seconds(), deployed=deployed)
 
     def endpoints(self, namespace: str, service: str, version: str, since: timedelta) -> list[Obj]:
         return self.model.endpoints(namespace, self.model.resolve(namespace, service), version,
