@@ -52,6 +52,8 @@ def entries() -> list[Obj]:
         {"image": "*kube-webhook-certgen:*", "run": _module("ingress", "certgen")},
         {"image": "*kube-webhook-certgen@*", "run": _module("ingress", "certgen")},
         # for Argo Rollouts' and Flagger's own examples
+        {"image": "nginx:*", "run": _module("nginx")},
+        {"image": "nginx", "run": _module("nginx")},
         {"image": "argoproj/rollouts-demo:*",
          "run": _module("rollouts_demo", "--image-tag={tag}")},
         {"image": "*stefanprodan/podinfo:*", "run": _module("podinfo", "--image-tag={tag}"),
