@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test conformance lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,7 +28,12 @@ unit: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	@bash scripts/system-deps.sh test
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -m "not conformance"
+
+# The peers' slow scenarios (Flagger's e2e scripts, ...): counts per scenario in the output.
+conformance: $(STAMP)
+	@bash scripts/system-deps.sh test
+	$(VENV)/bin/pytest -q -m conformance -rxX -s tests/peers
 
 bench: $(STAMP)
 	$(PY) bench/control_plane.py
