@@ -93,6 +93,14 @@ class RunningCluster:
         with urllib.request.urlopen(req, timeout=10, context=self.ssl) as r:
             return json.load(r)
 
+    def turnout(self, *args: str, columns: int = 200) -> str:
+        """`turnout --state-dir <this cluster> ARGS` in a terminal `columns` wide; stdout."""
+        r = subprocess.run([sys.executable, "-m", "turnout.cli.main", "--state-dir",
+                            str(self.state_dir), *args], text=True, capture_output=True,
+                           timeout=60, env={**os.environ, "COLUMNS": str(columns)})
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
     def wait_for(self, predicate: object, timeout: float = 30, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         last: object = None

@@ -10,16 +10,14 @@ promoted. The arms are the `-primary` workload against the target workload, so n
 from __future__ import annotations
 
 import json
-import threading
 import time
-import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from tests.cluster import traffic
 from tests.conftest import RunningCluster
 
 pytestmark = pytest.mark.cluster
@@ -28,35 +26,10 @@ EXAMPLE = Path(str(resources.files("turnout") / "examples" / "rollouts" /
 NS = "flagger-canary"
 
 
-class Traffic:
-    """~30 rps from the frontend pod's proxy to advertisements, counting every outcome."""
-
-    def __init__(self, proxy: str) -> None:
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy}))
-        self.outcomes: Counter[str] = Counter()
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.loop, daemon=True) for _ in range(3)]
-
-    def loop(self) -> None:
-        deadline = time.monotonic() + 300  # bounded even if the test forgets to stop it
-        while not self.stop.is_set() and time.monotonic() < deadline:
-            try:
-                with self.opener.open("http://advertisements:5002/ads", timeout=10) as r:
-                    body = r.read().decode()
-                self.outcomes["2.0" if "Version 2.0" in body else "other"] += 1
-            except Exception as e:  # every failure is counted and reported
-                self.outcomes[f"error: {e}"] += 1
-            time.sleep(0.1)
-
-    def __enter__(self) -> Traffic:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(15)
+def Traffic(proxy: str) -> traffic.Traffic:
+    return traffic.Traffic(proxy, "http://advertisements:5002/ads",
+                           lambda body: "2.0" if "Version 2.0" in body else "other",
+                           threads=3)
 
 
 def canary(cluster: RunningCluster) -> dict[str, object]:

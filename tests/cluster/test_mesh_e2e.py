@@ -55,11 +55,7 @@ def versions(proxy: str, url: str, headers: dict[str, str], n: int = N,
 
 
 def turnout(cluster: RunningCluster, *args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "turnout.cli.main", "--state-dir",
-                        str(cluster.state_dir), *args], text=True, capture_output=True,
-                       timeout=60, env={**os.environ, "COLUMNS": "200"})
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    return cluster.turnout(*args)
 
 
 def wait_ready(cluster: RunningCluster, ns: str, deploys: list[str]) -> None:

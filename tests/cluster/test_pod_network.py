@@ -8,9 +8,6 @@ the metrics scrape and the dashboard opens in Chromium.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from typing import Any
 
@@ -80,18 +77,10 @@ def test_first_request_of_a_fresh_pod_never_meets_connection_refused(
     assert "Directory listing" in cluster.kubectl("logs", "-n", "net", "client-0").stdout
 
 
-def turnout(cluster: RunningCluster, *args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "turnout.cli.main", "--state-dir",
-                        str(cluster.state_dir), *args], capture_output=True, text=True,
-                       timeout=60, env={**os.environ, "COLUMNS": "80"})
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
-
-
 @needs_chromium
 def test_status_map_urls_answer(cluster: RunningCluster) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    data = json.loads(turnout(cluster, "status", "-o", "json"))
+    data = json.loads(cluster.turnout("status", "-o", "json"))
     assert data["status"] == "up" and data["api"] == cluster.url
     assert data["kubeconfig"] == str(cluster.kubeconfig)
     with urllib.request.urlopen(data["metrics"], timeout=10) as r:
@@ -99,7 +88,7 @@ def test_status_map_urls_answer(cluster: RunningCluster) -> None:
     assert data["nodePorts"] == [] or all(
         row["url"] == cluster.node_url(row["nodePort"]) for row in data["nodePorts"])
     # the dashboard URL opens in Chromium (with the token `turnout dashboard` adds)
-    url = turnout(cluster, "dashboard").strip()
+    url = cluster.turnout("dashboard").strip()
     assert url.startswith(data["dashboard"]["url"])
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -111,6 +100,6 @@ def test_status_map_urls_answer(cluster: RunningCluster) -> None:
         finally:
             browser.close()
     # the human view fits 80 columns and names the same URLs
-    text = turnout(cluster, "status")
+    text = cluster.turnout("status", columns=80)
     assert all(len(line.rstrip()) <= 80 for line in text.splitlines()), text
     assert data["dashboard"]["url"] in text and data["metrics"] in text
