@@ -42,7 +42,16 @@ QUICK = {("kubernetes", "test-deployment.sh")}
 """Scenarios short enough for `make test`."""
 
 MINIMUM: dict[tuple[str, str], int] = {
-    ("kubernetes", "test-deployment.sh"): 2,
+    # measured 2026-12-02 (make conformance): 16 of 33 checks
+    ("kubernetes", "test-deployment.sh"): 2,  # of 2
+    ("kubernetes", "test-daemonset.sh"): 0,  # of 3: DaemonSet targets not supported yet
+    ("kubernetes", "test-hpa.sh"): 4,  # of 4
+    ("istio", "test-canary.sh"): 3,  # of 8: stops at the B/G part (gRPC health probe)
+    ("istio", "test-skip-analysis.sh"): 3,  # of 3
+    ("istio", "test-delegation.sh"): 0,  # of 2: the mesh refuses delegate VirtualServices
+    ("istio", "test-session-affinity.sh"): 1,  # of 2: verified by a Go program (go run)
+    ("nginx", "test-canary.sh"): 1,  # of 5: needs podinfo's own Prometheus metrics
+    ("nginx", "test-lifecycle.sh"): 2,  # of 4
 }
 """Checks each scenario passed when last measured (a ratchet); unlisted scenarios: 0."""
 
@@ -172,7 +181,7 @@ def test_flagger_scenario(flagger_cluster: tuple[RunningCluster, Path], provider
     init = run_script(c, root, FLAGGER / "test" / "workloads" / "init.sh", 300)
     assert init[0] == 0, f"workloads/init.sh failed:\n{init[2]}"
     path = FLAGGER / "test" / provider / script
-    code, passed, tail = run_script(c, root, path, 900)
+    code, passed, tail = run_script(c, root, path, 600)
     total = checks_in(path)
     print(f"\nflagger {provider}/{script}: {len(passed)} of {total} checks passed "
           f"(exit {code})")
