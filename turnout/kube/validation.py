@@ -275,6 +275,21 @@ def _intstr_value(v: JSON) -> int:
     return v if isinstance(v, int) else -1
 
 
+def workload_selector(s: Obj, empty_ok: bool = False
+                      ) -> tuple[list[Cause], sel.LabelSelector | None]:
+    """A workload's `spec.selector`: its errors, and the parsed selector when it parses."""
+    out = validate_selector(s, "spec.selector")
+    if not empty_ok and not (s.get("matchLabels") or s.get("matchExpressions")):
+        out.append(invalid_value("spec.selector", _go_label_selector(s),
+                                 "empty selector is invalid for deployment"))
+    try:
+        return out, sel.from_label_selector_obj(s)
+    except ApiError:
+        out.append(invalid_value("spec.selector", _go_label_selector(s),
+                                 "invalid label selector"))
+        return out, None
+
+
 def _selector_and_template(spec: Obj, restart: list[str] | None = None,
                            empty_ok: bool = False) -> list[Cause]:
     out: list[Cause] = []
@@ -283,15 +298,8 @@ def _selector_and_template(spec: Obj, restart: list[str] | None = None,
     if s is None:
         out.append(required("spec.selector"))
     else:
-        out += validate_selector(s, "spec.selector")
-        if not empty_ok and not (s.get("matchLabels") or s.get("matchExpressions")):
-            out.append(invalid_value("spec.selector", _go_label_selector(s),
-                                     "empty selector is invalid for deployment"))
-        try:
-            selector = sel.from_label_selector_obj(s)
-        except ApiError:
-            out.append(invalid_value("spec.selector", _go_label_selector(s),
-                                     "invalid label selector"))
+        causes, selector = workload_selector(s, empty_ok)
+        out += causes
     return out + validate_template(spec.get("template"), "spec.template", selector, restart)
 
 

@@ -22,11 +22,10 @@ from typing import TypeGuard
 
 from turnout.kube import selectors as sel
 from turnout.kube import validation
-from turnout.kube.errors import ApiError, Cause
+from turnout.kube.errors import Cause
 from turnout.kube.fielderrors import (
     NEGATIVE,
     GoRepr,
-    _go_label_selector,
     forbidden,
     invalid_value,
     not_supported,
@@ -113,15 +112,8 @@ def validate(rollout: Obj, resolved: bool = False) -> list[Cause]:
             out.append(Cause("spec.template", "Internal error: template must be empty for "
                                               "workload reference rollout", "InternalError"))
     if isinstance(s, dict):
-        out += validation.validate_selector(s, "spec.selector")
-        if not (s.get("matchLabels") or s.get("matchExpressions")):
-            out.append(invalid_value("spec.selector", _go_label_selector(s),
-                                     "empty selector is invalid for deployment"))
-        try:
-            selector = sel.from_label_selector_obj(s)
-        except ApiError:
-            out.append(invalid_value("spec.selector", _go_label_selector(s),
-                                     "invalid label selector"))
+        causes, selector = validation.workload_selector(s)
+        out += causes
     if ref is None or resolved:
         out += validation.validate_template(spec.get("template"), "spec.template", selector)
     for key in ("minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds"):
