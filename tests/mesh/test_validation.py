@@ -69,12 +69,31 @@ def test_durations_percentages_and_status_codes() -> None:
                         "spec.http[0].fault.abort.percentage.value"}
 
 
-def test_missing_hosts_and_destination_host() -> None:
+def test_missing_destination_host() -> None:
     bad = vs({"route": [{"destination": {"subset": "v1"}}]})
-    bad["spec"]["hosts"] = []
     got = fields(validate_virtual_service(bad))
-    assert ("spec.hosts", "virtual service must have at least one host") in got
     assert ("spec.http[0].route[0].destination.host", "destination.host is required") in got
+
+
+def test_delegate_virtual_services_follow_istios_rules() -> None:
+    # a hostless VirtualService is a delegate: valid, as long as it binds no gateway
+    child = vs({"route": [D]})
+    child["spec"]["hosts"] = []
+    assert validate_virtual_service(child) == []
+    child["spec"]["gateways"] = ["istio-system/gw"]
+    child["spec"]["http"].append({"delegate": {"name": "again"}})
+    got = fields(validate_virtual_service(child))
+    assert ("spec.gateways", "delegate virtual service must have no gateways specified") in got
+    assert ("spec.http[1].delegate", "http delegate only applies to root virtual service") in got
+    # a root rule hands over with `delegate`, never together with a route
+    root = vs({"match": [{"uri": {"prefix": "/podinfo"}}], "rewrite": {"uri": "/"},
+               "delegate": {"name": "podinfo", "namespace": "test"}})
+    assert validate_virtual_service(root) == []
+    root["spec"]["http"][0]["route"] = [D]
+    root["spec"]["http"][0]["delegate"] = {"namespace": "test"}
+    got = fields(validate_virtual_service(root))
+    assert ("spec.http[0]", "HTTP route and delegate can not exist at the same time") in got
+    assert ("spec.http[0].delegate.name", "delegate name can not be empty") in got
 
 
 def test_destination_rule_duplicate_subsets_and_policies() -> None:

@@ -74,7 +74,25 @@ def _match(m: Obj, path: str, out: list[Cause]) -> None:
                 _string_match(hm, f"{path}.{key}.{name}", out)
 
 
-def _http_route(rule: Obj, path: str, out: list[Cause]) -> None:
+def _delegate(rule: Obj, path: str, is_delegate: bool, out: list[Cause]) -> None:
+    """A root rule handing its traffic to a delegate VirtualService (Istio's rules)."""
+    ref = rule["delegate"]
+    if is_delegate:
+        out.append(_bad(f"{path}.delegate", "http delegate only applies to root virtual service"))
+    if not isinstance(ref, dict) or not ref.get("name"):
+        out.append(_bad(f"{path}.delegate.name", "delegate name can not be empty",
+                        "FieldValueRequired"))
+    for key in ("route", "redirect", "directResponse"):
+        if rule.get(key):
+            out.append(_bad(path, f"HTTP {key} and delegate can not exist at the same time"))
+    for i, m in enumerate(rule.get("match") or []):
+        _match(m, f"{path}.match[{i}]", out)
+
+
+def _http_route(rule: Obj, path: str, out: list[Cause], is_delegate: bool = False) -> None:
+    if "delegate" in rule:
+        _delegate(rule, path, is_delegate, out)
+        return
     route, redirect, direct = rule.get("route"), rule.get("redirect"), rule.get("directResponse")
     if not route and not redirect and not direct:
         out.append(_bad(path, "HTTP route, redirect or direct_response is required",
@@ -148,9 +166,14 @@ def validate_virtual_service(obj: Obj) -> list[Cause]:
         return [_bad("spec", "spec is required", "FieldValueRequired")]
     out: list[Cause] = []
     hosts = spec.get("hosts") or []
-    if not hosts:
-        out.append(_bad("spec.hosts", "virtual service must have at least one host",
-                        "FieldValueRequired"))
+    # no hosts = a delegate VirtualService (Istio ≥ 1.6), used only through a root's `delegate`
+    is_delegate = not hosts
+    if is_delegate:
+        for key in ("gateways", "tcp", "tls"):
+            if spec.get(key):
+                what = "gateways" if key == "gateways" else f"{key} route"
+                out.append(_bad(f"spec.{key}",
+                                f"delegate virtual service must have no {what} specified"))
     for i, h in enumerate(hosts):
         if not isinstance(h, str) or not h or " " in h:
             out.append(_bad(f"spec.hosts[{i}]", f'invalid host "{h}"'))
@@ -158,7 +181,7 @@ def validate_virtual_service(obj: Obj) -> list[Cause]:
         if not isinstance(rule, dict):
             out.append(_bad(f"spec.http[{i}]", "must be an object"))
             continue
-        _http_route(rule, f"spec.http[{i}]", out)
+        _http_route(rule, f"spec.http[{i}]", out, is_delegate)
     if not (spec.get("http") or spec.get("tcp") or spec.get("tls")):
         out.append(_bad("spec", "http, tcp or tls must be provided in virtual service",
                         "FieldValueRequired"))

@@ -121,11 +121,7 @@ class CanaryController(Controller):
         except errors.ApiError as e:
             if e.code == 409:
                 raise  # a write raced another: the runtime retries
-            why = str(e)
-            if (spec.get("service") or {}).get("delegation") and e.kind == "VirtualService":
-                why = ("spec.service.delegation: turnout's mesh does not serve Istio delegate "
-                       f"VirtualServices (no hosts, `delegate` in a root route): {why}")
-            self._fail_status(canary, why)
+            self._fail_status(canary, str(e))
             return now + flagger.interval(spec)
 
     def _run(self, canary: Obj, spec: Obj, prov: str, plan: engine.Plan, target: Obj,

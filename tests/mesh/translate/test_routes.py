@@ -78,3 +78,34 @@ def test_host_matches() -> None:
     assert routes.host_matches("*", "a.b")
     assert routes.host_matches("*.example.com", "shop.example.com")
     assert not routes.host_matches("*.example.com", "example.org")
+
+
+def test_gateway_root_delegates_to_a_hostless_virtual_service() -> None:
+    root = copy.deepcopy(h.GATEWAY_VS)
+    root["metadata"]["name"] = "root"
+    root["spec"]["http"] = [
+        {"match": [{"uri": {"prefix": "/ads"}}], "rewrite": {"uri": "/"},
+         "delegate": {"name": "ads"}},
+        {"match": [{"uri": {"prefix": "/missing"}}], "delegate": {"name": "nowhere"}}]
+    child = {"kind": "VirtualService", "metadata": {"name": "ads", "namespace": "ns3"},
+             "spec": {"hosts": [], "gateways": [],
+                      "http": [{"match": [{"headers": {"x-canary": {"exact": "1"}}}],
+                                "route": [{"destination": {"host": "advertisements",
+                                                           "subset": "v2"}}]},
+                               {"route": [{"destination": {"host": "advertisements",
+                                                           "subset": "v1"}, "weight": 90},
+                                          {"destination": {"host": "advertisements",
+                                                           "subset": "v2"}, "weight": 10}]}]}}
+    reg = Registry(h.snap([*h.seed_objects(), h.GATEWAY, root, child]))
+    vh = routes.gateway_table(reg)["virtual_hosts"][0]
+    got = [(r["name"], r["match"]) for r in vh["routes"]]
+    assert got == [
+        ("vs/ns3/root/0/0", {"prefix": "/ads", "headers": [
+            {"name": "x-canary", "string_match": {"exact": "1"}}]}),
+        ("vs/ns3/root/0/1", {"prefix": "/ads"})]
+    # the root's rewrite applies to the delegate's routes; the weights are the delegate's
+    assert all(r["route"]["prefix_rewrite"] == "/" for r in vh["routes"])
+    weights = [c["weight"] for c in vh["routes"][1]["route"]["weighted_clusters"]["clusters"]]
+    assert weights == [90, 10]
+    # the hostless delegate is never a route table of its own
+    assert all(child not in routes.mesh_virtual_services(reg, s) for s in reg.services.values())

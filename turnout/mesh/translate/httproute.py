@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from turnout.mesh.translate import naming, policy, units
+from turnout.mesh.translate import delegate, naming, policy, units
 from turnout.mesh.translate.registry import Registry
 from turnout.types import Obj
 
@@ -302,15 +302,29 @@ def vs_routes(reg: Registry, vs: Obj, ctx: RouteContext) -> list[Obj]:
     vs_gateways = qualified_gateways(list(spec.get("gateways") or [MESH]), ns)
     out: list[Obj] = []
     for i, rule in enumerate(spec.get("http") or []):
-        blocks = rule.get("match") or [{}]
-        matches = [m for m in (match_block(b, ns, vs_gateways, ctx) for b in blocks)
-                   if m is not None]
-        if not matches:
+        if isinstance(rule.get("delegate"), dict):
+            target = delegate.find(reg.snap.virtual_services, rule["delegate"], ns)
+            if target is None:
+                continue  # Istio leaves the rule out until the delegate exists
+            for j, merged in enumerate(delegate.expand(rule, target)):
+                out += _rule_routes(reg, merged, ns, vs_gateways, ctx,
+                                    f"{naming.vs_route_name(ns, name, i)}/{j}",
+                                    sn.namespace_of(target))
             continue
-        action = route_action(reg, rule, ns, ctx)
-        route_part = action.get("route")
-        if isinstance(route_part, dict):
-            action.update(route_part.pop("_route_level", {}))
-        for m in matches:
-            out.append({"name": naming.vs_route_name(ns, name, i), "match": m, **action})
+        out += _rule_routes(reg, rule, ns, vs_gateways, ctx, naming.vs_route_name(ns, name, i),
+                            ns)
     return out
+
+
+def _rule_routes(reg: Registry, rule: Obj, ns: str, vs_gateways: set[str], ctx: RouteContext,
+                 route_name: str, dest_ns: str) -> list[Obj]:
+    blocks = rule.get("match") or [{}]
+    matches = [m for m in (match_block(b, ns, vs_gateways, ctx) for b in blocks)
+               if m is not None]
+    if not matches:
+        return []
+    action = route_action(reg, rule, dest_ns, ctx)
+    route_part = action.get("route")
+    if isinstance(route_part, dict):
+        action.update(route_part.pop("_route_level", {}))
+    return [{"name": route_name, "match": m, **action} for m in matches]
