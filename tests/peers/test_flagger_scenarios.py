@@ -111,6 +111,43 @@ spec:
         command: ["sh", "-c", "echo 'Flagger is built into turnout'; exec sleep 86400"]
 """
 
+FLAGGER_PROMETHEUS = """\
+# What Flagger's chart installs with `prometheus.install=true` (its install.sh for nginx and
+# kubernetes): a Prometheus scraping the pods annotated prometheus.io/scrape.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: flagger-prometheus
+  namespace: {ns}
+  labels: {{app: flagger-prometheus}}
+spec:
+  selector:
+    matchLabels: {{app: flagger-prometheus}}
+  template:
+    metadata:
+      labels: {{app: flagger-prometheus}}
+    spec:
+      containers:
+      - name: prometheus
+        image: docker.io/prom/prometheus:v2.41.0
+        args: ["--storage.tsdb.retention.time=2h", "--config.file=/etc/prometheus/prometheus.yml"]
+        ports:
+        - {{name: http, containerPort: 9090}}
+        readinessProbe:
+          httpGet: {{path: /-/ready, port: 9090}}
+          periodSeconds: 2
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: flagger-prometheus
+  namespace: {ns}
+spec:
+  selector: {{app: flagger-prometheus}}
+  ports:
+  - {{name: http, port: 9090, protocol: TCP, targetPort: http}}
+"""
+
 
 def repo_root(tmp: Path) -> Path:
     """A stand-in for Flagger's repository: its pinned `test/`, the tester's kustomization."""
@@ -137,6 +174,8 @@ def flagger_cluster(tmp_path_factory: pytest.TempPathFactory
         for ns in ("flagger-system", "istio-system", "ingress-nginx"):
             c.kubectl("create", "namespace", ns, check=False)
             c.kubectl("apply", "-f", "-", input=CONTROLLER_STANDIN.format(ns=ns))
+            if ns != "istio-system":
+                c.kubectl("apply", "-f", "-", input=FLAGGER_PROMETHEUS.format(ns=ns))
         # Prometheus where the scenarios' MetricTemplates look for it
         c.kubectl("apply", "-f", str(REPO / "turnout" / "examples" / "addons" /
                                      "prometheus.yaml"))
@@ -190,4 +229,12 @@ def test_flagger_scenario(flagger_cluster: tuple[RunningCluster, Path], provider
     floor = MINIMUM.get((provider, script), 0)
     assert len(passed) >= floor, f"{len(passed)} of {total} checks (was {floor}):\n{tail}"
     if len(passed) < total:
-        pytest.xfail(f"{len(passed)} of {total} checks pass; the script stopped at:\n{tail}")
+        pytest.xfail(f"{len(passed)} of {total} checks pass; the script stopped at:\n{tail}"
+                     f"\nwhat the Canary said:\n{canary_events(c)}")
+
+
+def canary_events(c: RunningCluster) -> str:
+    """The Canaries' last Events in `test`: why a scenario stopped, in Flagger's words."""
+    r = c.kubectl("-n", "test", "get", "events", "--field-selector", "involvedObject.kind=Canary",
+                  "-o", "custom-columns=REASON:.reason,MESSAGE:.message", check=False)
+    return "\n".join((r.stdout or r.stderr).splitlines()[-12:])

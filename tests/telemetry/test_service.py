@@ -190,3 +190,33 @@ async def test_default_candidate_is_the_version_deployed_last_not_the_first_requ
     c = tel.compare("ns1", "advertisements", None, None, timedelta(minutes=10))
     assert (c["baseline"]["version"], c["candidate"]["version"]) == ("1.0", "2.0")
     await tel.stop()
+
+
+async def test_metrics_server_discovers_pods_annotated_for_scraping(tmp_path: Path) -> None:
+    import json
+    import urllib.request
+
+    tel = Telemetry(tmp_path / "state", tmp_path / "access.log", metrics_port=0, exporter=None)
+    pod = {"metadata": {"name": "podinfo-1", "namespace": "test",
+                        "annotations": {"prometheus.io/scrape": "true",
+                                        "prometheus.io/port": "9797"}},
+           "spec": {"containers": []}, "status": {"phase": "Running", "podIP": "127.30.0.9"}}
+    tel.update_pod(pod)
+    await tel.start()
+    try:
+        assert tel.metrics is not None
+        url = f"http://127.0.0.1:{tel.metrics.port}/sd/pods"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def fetch() -> object:
+            with opener.open(url, timeout=5) as r:
+                return json.loads(r.read())
+
+        groups = await asyncio.to_thread(fetch)
+        assert groups == [{"targets": ["127.30.0.9:9797"], "labels": {
+            "__metrics_path__": "/metrics", "__scheme__": "http", "kubernetes_namespace": "test",
+            "kubernetes_pod_name": "podinfo-1", "namespace": "test", "pod": "podinfo-1"}}]
+        tel.update_pod(pod, deleted=True)
+        assert await asyncio.to_thread(fetch) == []
+    finally:
+        await tel.stop()

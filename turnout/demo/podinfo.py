@@ -5,6 +5,7 @@ tutorials use on ``$POD_IP:<--port>`` (9898): ``/`` (JSON with the version), ``/
 ``/readyz``, ``/version``, ``/status/<code>``, ``/delay/<seconds>`` and ``POST /token``
 (Flagger's e2e acceptance test greps its answer for `token`). The pod's exec probes
 (``podcli check http localhost:9898/healthz``) run the ``podcli`` shipped beside this module.
+With ``--port-metrics`` it serves podinfo's request-duration histograms on ``/metrics`` there.
 
 Run: ``python -m turnout.demo.podinfo --image-tag=<tag> [the container's command line]``.
 """
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
-from turnout.demo import server
+from turnout.demo import http_metrics, server
 
 SERVICE = "podinfo"
 DEFAULT_PORT = 9898
@@ -45,11 +47,39 @@ def make_handler(version: str, hostname: str) -> server.Handler:
     return handle
 
 
+def measured(handle: server.Handler, metrics: http_metrics.Histograms) -> server.Handler:
+    """``handle``, recording each request's duration as podinfo's middleware does."""
+    def wrapped(req: server.Request) -> server.Response:
+        started = time.perf_counter()
+        resp = handle(req)
+        metrics.observe(req.method, req.path, resp.status, time.perf_counter() - started)
+        return resp
+
+    return wrapped
+
+
+def serve_metrics(metrics: http_metrics.Histograms, host: str, port: int) -> None:
+    def handle(req: server.Request) -> server.Response:
+        if req.path.rstrip("/") == "/metrics":
+            return server.text_response(metrics.render(),
+                                        content_type="text/plain; version=0.0.4")
+        return server.json_response({"status": "OK"})
+
+    httpd = server.make_server(f"{SERVICE}-metrics", handle, host, port)
+    threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     version = server.option(args, "image-tag") or "latest"
-    server.serve(SERVICE, make_handler(version, os.environ.get("HOSTNAME", "podinfo")),
-                 server.bind_host(), server.port_from(args, DEFAULT_PORT))
+    host = server.bind_host()
+    handle = make_handler(version, os.environ.get("HOSTNAME", "podinfo"))
+    metrics_port = server.option(args, "port-metrics")
+    if metrics_port and metrics_port.isdigit() and int(metrics_port):
+        metrics = http_metrics.Histograms()
+        handle = measured(handle, metrics)
+        serve_metrics(metrics, host, int(metrics_port))
+    server.serve(SERVICE, handle, host, server.port_from(args, DEFAULT_PORT))
 
 
 if __name__ == "__main__":

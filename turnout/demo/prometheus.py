@@ -3,8 +3,11 @@
 Runs the host's real Prometheus server (Debian package ``prometheus``) on ``$POD_IP:9090``,
 scraping turnout's Istio-named metrics (``$TURNOUT_METRICS_URL``, every 2 s), so analyses that
 query ``http://prometheus.istio-system:9090`` — Argo Rollouts' and Flagger's examples — find
-``istio_requests_total`` as they would on a cluster with Istio's Prometheus add-on. The pod's own
-configuration (mounted ConfigMaps) is not read: there is only one source to scrape.
+``istio_requests_total`` as they would on a cluster with Istio's Prometheus add-on. It also scrapes
+every pod annotated ``prometheus.io/scrape: "true"`` (the ``kubernetes-pods`` job of the common
+charts, Flagger's ``prometheus.install``), found through the cluster's HTTP service discovery,
+with ``kubernetes_namespace``/``kubernetes_pod_name`` labels. The pod's own configuration (mounted
+ConfigMaps) is not read.
 
 Run: ``python -m turnout.demo.prometheus [the container's command line]``.
 """
@@ -22,6 +25,8 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
+from turnout.telemetry import scrape
+
 CONFIG = """global:
   scrape_interval: 2s
   evaluation_interval: 2s
@@ -30,12 +35,18 @@ scrape_configs:
   metrics_path: {path}
   static_configs:
   - targets: ["{target}"]
+- job_name: kubernetes-pods
+  scrape_interval: 5s
+  http_sd_configs:
+  - url: "{scheme}://{target}{sd_path}"
+    refresh_interval: 5s
 """
 
 
 def config_text(metrics_url: str) -> str:
     parts = urlsplit(metrics_url)
-    return CONFIG.format(path=parts.path or "/metrics", target=parts.netloc)
+    return CONFIG.format(path=parts.path or "/metrics", target=parts.netloc,
+                         scheme=parts.scheme or "http", sd_path=scrape.SD_PATH)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,14 +1,19 @@
 """A plain-HTTP `/metrics` endpoint on 127.0.0.1 for Prometheus to scrape.
 
 Deliberately tiny (asyncio streams, one request per connection): Prometheus needs GET /metrics
-and nothing else, and this keeps the scrape off the authenticated API server.
+and, for pods' own metrics, GET /sd/pods (HTTP service discovery: addresses and labels of pods
+annotated for scraping, nothing else), and this keeps the scrape off the authenticated API server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
+
+from turnout.telemetry import scrape
+from turnout.types import Obj
 
 log = logging.getLogger("turnout.telemetry")
 
@@ -16,8 +21,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class MetricsServer:
-    def __init__(self, render: Callable[[], str], port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, render: Callable[[], str], port: int, host: str = "127.0.0.1",
+                 targets: Callable[[], list[Obj]] | None = None) -> None:
         self.render = render
+        self.targets = targets
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -49,6 +56,9 @@ class MetricsServer:
             elif path == "/metrics":
                 text = await asyncio.to_thread(self.render)
                 status, body, ctype = "200 OK", text.encode(), CONTENT_TYPE
+            elif path == scrape.SD_PATH and self.targets is not None:
+                groups = await asyncio.to_thread(self.targets)
+                status, body, ctype = "200 OK", json.dumps(groups).encode(), "application/json"
             else:
                 status, body, ctype = "404 Not Found", b"see /metrics\n", "text/plain"
             writer.write(

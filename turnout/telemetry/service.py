@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from turnout.telemetry import compare as compare_mod
+from turnout.telemetry import scrape
 from turnout.telemetry.exposition import MetricsServer
 from turnout.telemetry.identity import Directory
 from turnout.telemetry.model import Model
@@ -51,6 +52,8 @@ class Telemetry:
         self.tailer = Tailer(Path(access_log), self.state_dir / "telemetry.offset")
         self.exporter = exporter if exporter is not None else Exporter.from_env()
         self.metrics: MetricsServer | None = None
+        self._scraped: dict[tuple[str, str], Obj] = {}
+        """Pods annotated `prometheus.io/scrape`, for a Prometheus pod's service discovery."""
         self.ingested = 0
         self.malformed = 0
         self._ingest_lock = threading.Lock()
@@ -64,6 +67,17 @@ class Telemetry:
             now = time.time()
             self.directory.update(pod, now, deleted)
             self.directory.expire(now)
+            meta = pod.get("metadata") or {}
+            key = (str(meta.get("namespace") or "default"), str(meta.get("name") or ""))
+            if deleted or not scrape.wants_scrape(pod):
+                self._scraped.pop(key, None)
+            else:
+                self._scraped[key] = pod
+
+    def scrape_targets(self) -> list[Obj]:
+        with self._dir_lock:
+            pods = list(self._scraped.values())
+        return scrape.targets(pods)
 
     # -- ingest ---------------------------------------------------------------------------------
     def ingest_once(self) -> int:
@@ -103,7 +117,8 @@ class Telemetry:
 
     async def start(self) -> None:
         if self.metrics_port is not None and self.metrics is None:
-            server = MetricsServer(self.prometheus_text, self.metrics_port)
+            server = MetricsServer(self.prometheus_text, self.metrics_port,
+                                   targets=self.scrape_targets)
             try:
                 await server.start()
             except OSError as e:  # the cluster tells its pods this port: never run without it
