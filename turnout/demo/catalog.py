@@ -10,6 +10,7 @@ flask run --port=5002 ...``) follows in ``{args}``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -18,7 +19,7 @@ from turnout.types import Obj
 _ENV = {"PYTHONUNBUFFERED": "1"}
 BIN = Path(__file__).resolve().parent / "bin"
 """Helper programs some images expect on PATH: podinfo's exec probes call `podcli`, Flagger's
-load tester runs `hey` and probes itself with `wget`."""
+load tester runs `hey` and `grpc_health_probe` and probes itself with `wget`."""
 
 
 class Registry(Protocol):
@@ -31,6 +32,12 @@ def _module(name: str, *extra: str) -> list[str]:
 
 def _path() -> str:
     return f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
+
+
+def _tools() -> dict[str, str]:
+    """PATH with BIN first, and turnout's interpreter for the helpers that need its libraries
+    (`grpc_health_probe` speaks HTTP/2 with `h2`)."""
+    return {"PATH": _path(), "TURNOUT_PYTHON": sys.executable}
 
 
 def entries() -> list[Obj]:
@@ -57,12 +64,15 @@ def entries() -> list[Obj]:
         {"image": "argoproj/rollouts-demo:*",
          "run": _module("rollouts_demo", "--image-tag={tag}")},
         {"image": "*stefanprodan/podinfo:*", "run": _module("podinfo", "--image-tag={tag}"),
-         "env": {"PATH": _path()}},
+         "env": _tools()},
         # Flagger's load tester: its commands find `hey` (and `wget` for its probes) in BIN
         {"image": "ghcr.io/fluxcd/flagger-loadtester:*", "run": _module("loadtester"),
-         "env": {"PATH": _path()}},
+         "env": _tools()},
         {"image": "*weaveworks/flagger-loadtester:*", "run": _module("loadtester"),
-         "env": {"PATH": _path()}},
+         "env": _tools()},
+        # Istio's samples/httpbin (go-httpbin) and older kennethreitz/httpbin manifests
+        {"image": "*mccutchen/go-httpbin:*", "run": _module("httpbin")},
+        {"image": "*kennethreitz/httpbin*", "run": _module("httpbin", "--port=80")},
         {"image": "prom/prometheus:*", "run": _module("prometheus")},
         {"image": "quay.io/prometheus/prometheus:*", "run": _module("prometheus")},
         {"image": "docker.io/prom/prometheus:*", "run": _module("prometheus")},

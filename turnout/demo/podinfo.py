@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from turnout.demo import http_metrics, server
+from turnout.demo import grpc_health, http_metrics, server
 
 SERVICE = "podinfo"
 DEFAULT_PORT = 9898
@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         metrics = http_metrics.Histograms()
         handle = measured(handle, metrics)
         serve_metrics(metrics, host, int(metrics_port))
+    if (grpc_port := server.option(args, "grpc-port")) and grpc_port.isdigit():
+        grpc_health.serve_in_thread(server.bind_host(), int(grpc_port),
+                                    server.option(args, "grpc-service-name") or SERVICE)
     server.serve(SERVICE, handle, host, server.port_from(args, DEFAULT_PORT))
 
 
