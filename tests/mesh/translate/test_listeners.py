@@ -30,12 +30,13 @@ def test_pod_service_nodeport_gateway_and_nginx_listeners() -> None:
     assert addr(ls["pod/ns3/frontend-1"]) == ("127.77.2.10", 15001)
     pod_hcm = filt(ls["pod/ns3/frontend-1"])["typed_config"]
     assert pod_hcm["rds"] == {"route_config_name": "mesh/ns3"}
+    assert pod_hcm["codec_type"] == "AUTO"  # HTTP/2 prior knowledge too: gRPC clients
     assert [f["name"] for f in pod_hcm["http_filters"]] == [
         "envoy.filters.http.fault", "envoy.filters.http.dynamic_forward_proxy",
         "envoy.filters.http.router"]
     assert addr(ls["service/ns3/advertisements/5002"]) == ("127.77.200.2", 5002)
     inline = filt(ls["service/ns3/advertisements/5002"])["typed_config"]
-    assert "rds" not in inline
+    assert "rds" not in inline and inline["codec_type"] == "AUTO"
     assert inline["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["cluster"] == (
         "kube|5002||advertisements.ns3.svc.cluster.local")
     assert filt(ls["service/ns3/db/5432"])["name"] == "envoy.filters.network.tcp_proxy"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from turnout.mesh.translate.registry import Registry, is_http_port
+from turnout.mesh.translate.registry import Registry, is_http2_port, is_http_port
 
 from .. import helpers as h
 
@@ -17,6 +17,21 @@ from .. import helpers as h
 def test_protocol_sniffing_by_name_app_protocol_and_port(port: dict[str, object],
                                                         http: bool) -> None:
     assert is_http_port(port) is http
+
+
+@pytest.mark.parametrize(("port", "http2"), [
+    ({"port": 9999, "name": "grpc"}, True), ({"port": 9999, "name": "GRPC-api"}, True),
+    ({"port": 80, "name": "http2"}, True), ({"port": 80, "name": "http2-web"}, True),
+    ({"port": 80, "name": "h2c"}, True), ({"port": 80, "appProtocol": "kubernetes.io/h2c"}, True),
+    ({"port": 80, "name": "http", "appProtocol": "grpc"}, True),
+    ({"port": 80, "name": "grpc", "appProtocol": "http"}, False),
+    ({"port": 80, "name": "grpc-web"}, False), ({"port": 80, "name": "http"}, False),
+    ({"port": 80, "name": "http-grpc"}, False), ({"port": 80}, False),
+])
+def test_http2_ports_as_istio_selects_them(port: dict[str, object], http2: bool) -> None:
+    assert is_http2_port(port) is http2
+    if http2:
+        assert is_http_port(port)
 
 
 def test_qualify_short_names_relative_to_namespace() -> None:

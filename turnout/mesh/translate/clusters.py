@@ -69,6 +69,15 @@ def passthrough() -> Obj:
                 "dns_cache_config": DNS_CACHE}}}
 
 
+def http2_upstream(fields: Obj) -> Obj:
+    """``fields`` with HTTP/2 to the endpoints (gRPC ports), keeping any common HTTP options a
+    DestinationRule set: Istio does this for its HTTP2 and GRPC ports."""
+    options = dict((fields.get("typed_extension_protocol_options") or {}).get(
+        policy.HTTP_OPTIONS) or {"@type": "type.googleapis.com/" + policy.HTTP_OPTIONS})
+    options["explicit_http_config"] = {"http2_protocol_options": {}}
+    return {**fields, "typed_extension_protocol_options": {policy.HTTP_OPTIONS: options}}
+
+
 def build(plans: list[ClusterPlan]) -> list[Obj]:
     out = [passthrough()]
     for p in plans:
@@ -77,7 +86,7 @@ def build(plans: list[ClusterPlan]) -> list[Obj]:
             "name": p.name,
             "type": "EDS",
             "eds_cluster_config": {"service_name": p.name},
-            **p.fields,
+            **(http2_upstream(p.fields) if p.port.http2 else p.fields),
         }
         out.append(cluster)
     return out

@@ -43,6 +43,7 @@ def _listener(name: str, ip: str, port: int, filters: list[Obj]) -> Obj:
 def hcm(route_config: str, stat: str, log: list[Obj]) -> Obj:
     cfg: Obj = {
         "@type": HCM_TYPE, "stat_prefix": _stat(stat),
+        "codec_type": "AUTO",  # HTTP/1.1, or HTTP/2 with prior knowledge (gRPC clients, h2c)
         "rds": {"route_config_name": route_config},
         "http_filters": [
             {"name": FAULT_FILTER, "typed_config": {"@type": FAULT_TYPE}},

@@ -19,6 +19,7 @@ TCP_NAME_PREFIXES = ("tcp", "tls", "https", "mongo", "mysql", "postgres", "redis
                      "amqp", "kafka", "zookeeper", "cassandra", "memcache", "nats", "mqtt")
 TCP_PORTS = frozenset({5432, 3306, 6379, 27017, 9042, 11211, 5672, 9092, 2181, 4222, 1883, 443})
 HTTP_NAME_PREFIXES = ("http", "http2", "grpc", "h2c")
+HTTP2_PROTOCOLS = frozenset({"http2", "grpc", "h2c", "kubernetes.io/h2c"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class ServicePort:
     target: int | str
     http: bool
     node_port: int | None = None
+    http2: bool = False
+    """gRPC / HTTP/2 port: Envoy speaks HTTP/2 to its endpoints, as Istio does."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,16 @@ def is_http_port(port: Obj) -> bool:
     return int(port.get("port") or 0) not in TCP_PORTS
 
 
+def is_http2_port(port: Obj) -> bool:
+    """Istio's HTTP2 and GRPC protocols (also `h2c`): appProtocol if set, else the port name, up
+    to its first `-` (`grpc-api`, `http2-web`); `grpc-web…` is HTTP/1 and `kubernetes.io/h2c`
+    HTTP/2, as istio's ConvertProtocol has them."""
+    hint = str(port.get("appProtocol") or port.get("name") or "").lower()
+    if hint.startswith("grpc-web"):
+        return False
+    return hint in HTTP2_PROTOCOLS or hint.split("-")[0] in HTTP2_PROTOCOLS
+
+
 def _service(obj: Obj, domain: str) -> Service:
     spec = obj.get("spec") or {}
     name, ns = sn.name_of(obj), sn.namespace_of(obj)
@@ -80,7 +93,7 @@ def _service(obj: Obj, domain: str) -> Service:
         target_v: int | str = int(target) if str(target).isdigit() else str(target)
         node = p.get("nodePort")
         ports.append(ServicePort(str(p.get("name") or ""), number, target_v, is_http_port(p),
-                                 int(node) if node else None))
+                                 int(node) if node else None, is_http2_port(p)))
     cip = str(spec.get("clusterIP") or "")
     return Service(name, ns, naming.fqdn(name, ns, domain),
                    "" if cip.lower() == "none" else cip, tuple(ports),
