@@ -75,6 +75,9 @@ async def test_ingress_controller_pod_passes_its_readiness_probe(
         kubelet: tuple[Kubelet, FakeClient]) -> None:
     k, client = kubelet
     pod = _pod("ingress-controller/nginx.yaml", "controller")
+    # its webhook-cert volume: the Secret the lab's admission Job makes (CertgenStandIn)
+    client.put("secrets", {"metadata": {"name": "ingress-nginx-admission",
+                                        "namespace": "ingress-nginx"}, "data": {}})
     for c in pod["spec"]["containers"]:  # the lab waits 10 s before probing; the test need not
         for probe in ("readinessProbe", "livenessProbe"):
             c[probe]["initialDelaySeconds"] = 0

@@ -27,7 +27,7 @@ from turnout.controllers.lifecycle import GarbageCollector, NamespaceController
 from turnout.controllers.mesh import MeshController
 from turnout.controllers.pods import ApiKubeletClient, KubeletLogs, PodController
 from turnout.controllers.replicaset import ReplicaSetController
-from turnout.controllers.volumes import VolumeBinder
+from turnout.controllers.volumes import CertgenStandIn, VolumeBinder
 from turnout.demo import catalog as demo_catalog
 from turnout.kube.resources import ISTIO_NET, Registry
 from turnout.mesh import proxy_env
@@ -91,6 +91,7 @@ class Cluster:
             EndpointsController(self.objects),
             GarbageCollector(self.objects),
             VolumeBinder(self.objects),
+            CertgenStandIn(self.objects),
             PodController(self.objects, self.kubelet),
             self.mesh_controller,
             TelemetryFeeder(self.objects, self.telemetry),

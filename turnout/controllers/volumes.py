@@ -1,12 +1,14 @@
 """PersistentVolumeClaims bind to matching PersistentVolumes, so `kubectl get pvc` says Bound.
 
-turnout mounts no volumes (pods are host processes and use their own directories), but the lab
-applies a PV and a PVC and users expect to see them bound as on a real cluster: same storage
-class, enough capacity, compatible access modes, the smallest such volume wins.
+The lab applies a PV and a PVC and users expect to see them bound as on a real cluster: same
+storage class, enough capacity, compatible access modes, the smallest such volume wins. The
+kubelet backs a bound claim by a directory of the state dir named after its volume
+(:mod:`turnout.runtime.podvolumes`). Also here: the Secret ingress-nginx's certgen Job creates.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 
 from turnout.controllers.base import Controller, Key
@@ -75,3 +77,60 @@ class VolumeBinder(Controller):
                          "capacity": pv["spec"].get("capacity", {})}
         pvc["metadata"].setdefault("annotations", {})["pv.kubernetes.io/bind-completed"] = "yes"
         self.store.update("persistentvolumeclaims", pvc)
+
+
+CERTGEN_IMAGE = "kube-webhook-certgen"
+PLACEHOLDER_PEM = ("-----BEGIN CERTIFICATE-----\nturnout placeholder: no admission webhook "
+                   "runs on turnout\n-----END CERTIFICATE-----\n")
+
+
+def certgen_secret(job: Obj) -> tuple[str, str] | None:
+    """(namespace, secret name) a kube-webhook-certgen ``create`` Job makes, if it is one.
+
+    Its args name the namespace with ``$(POD_NAMESPACE)``, which is the Job's own namespace.
+    """
+    ns = str(job["metadata"].get("namespace") or "default")
+    pod_spec = ((job.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for c in pod_spec.get("containers") or ():
+        if CERTGEN_IMAGE not in str(c.get("image") or ""):
+            continue
+        args = [str(a) for a in (c.get("args") or ())]
+        if "create" not in args:
+            continue
+        opts = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
+        name = opts.get("secret-name")
+        target = opts.get("namespace", ns).replace("$(POD_NAMESPACE)", ns)
+        if name:
+            return target, name
+    return None
+
+
+class CertgenStandIn(Controller):
+    """What ingress-nginx's admission ``create`` Job does on a real cluster: the Secret its
+    controller mounts (``webhook-cert``). The certgen image runs as a stand-in process with no
+    API access (pods never get the cluster's token), so the control plane writes the Secret, and
+    the controller pod, which waits for it like any pod waits for a missing Secret, starts."""
+
+    name = "certgen-stand-in"
+
+    def all_keys(self) -> Iterable[Key]:
+        return [(j["metadata"]["namespace"], j["metadata"]["name"])
+                for j in self.store.iter("jobs.batch")]
+
+    def keys_for(self, ev: Event) -> Iterable[Key]:
+        if ev.key == "jobs.batch" and ev.type != "DELETED":
+            yield (ev.namespace, ev.name)
+
+    async def reconcile(self, key: Key) -> None:
+        job = self.store.get("jobs.batch", *key)
+        target = certgen_secret(job) if job is not None else None
+        if target is None or self.store.get("secrets", *target) is not None:
+            return
+        rt = self.objects.registry.by_key("secrets")
+        if rt is None or self.store.peek("namespaces", "", target[0]) is None:
+            return
+        pem = base64.b64encode(PLACEHOLDER_PEM.encode()).decode()
+        self.objects.create(rt, target[0], {
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": target[1], "namespace": target[0]},
+            "data": {"ca": pem, "cert": pem, "key": pem}})

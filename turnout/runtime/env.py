@@ -80,7 +80,7 @@ def decode_secret_value(value: str) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _source_data(kind: str, obj: Obj) -> dict[str, str]:
+def source_data(kind: str, obj: Obj) -> dict[str, str]:
     data: dict[str, str] = {}
     if kind == "secrets":
         for k, v in (obj.get("data") or {}).items():
@@ -108,7 +108,7 @@ def _key_ref(kind: str, ref: Obj, namespace: str, lookup: Lookup) -> str | None:
         if optional:
             return None
         raise EnvError(f'{lower} "{name}" not found')
-    data = _source_data(kind, obj)
+    data = source_data(kind, obj)
     if key not in data:
         if optional:
             return None
@@ -211,7 +211,7 @@ def resolve_env(
                 if ref.get("optional"):
                     continue
                 raise EnvError(f'{_NOUN[kind][0]} "{name}" not found')
-            for k, v in _source_data(kind, obj).items():
+            for k, v in source_data(kind, obj).items():
                 env[prefix + k] = v
     for var in container.get("env") or ():
         name = str(var.get("name") or "")

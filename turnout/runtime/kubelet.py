@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from turnout.runtime import backoff, ipam
+from turnout.netshim import etchosts
+from turnout.runtime import backoff, ipam, mountns
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.client import KubeletClient
 from turnout.runtime.ipam import AddressPool
@@ -22,6 +25,11 @@ from turnout.runtime.pod import Context, PodWorker, grace_seconds
 from turnout.types import Obj
 
 BACKOFF_ENV = "TURNOUT_BACKOFF_SECONDS"
+SYNC_SECONDS = 1.0
+"""How often volume contents and pods' hosts files follow their sources (the kubelet's sync
+period is a minute; seconds let an edited ConfigMap reach its pods while a user watches)."""
+log = logging.getLogger(__name__)
+counters = {"sync_failed": 0, "hosts_read_failed": 0}
 
 
 def _key(namespace: str, name: str) -> str:
@@ -35,7 +43,8 @@ class Kubelet:
                  backoff_seconds: float | None = None,
                  before_stop: Callable[[Obj], Awaitable[None]] | None = None,
                  before_start: Callable[[Obj], Awaitable[None]] | None = None,
-                 pod_network: str = str(ipam.NETWORK)) -> None:
+                 pod_network: str = str(ipam.NETWORK),
+                 hosts_file: Path | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.client = client
         self.catalog = catalog
@@ -51,9 +60,55 @@ class Kubelet:
             backoff_max=backoff_seconds * (backoff.DEFAULT_MAX / backoff.DEFAULT_INITIAL),
             owner_of=self.owner_of, log_dir=self._log_dir, on_gone=self._gone,
             before_stop=before_stop, before_start=before_start,
+            namespaces=mountns.available(), hosts=self.hosts, node_hosts=_node_hosts(),
         )
+        if not self.ctx.namespaces[0]:
+            log.warning("pods run without private mount namespaces (%s): pods that mount "
+                        "volumes fail; Service names resolve only in Python programs",
+                        self.ctx.namespaces[1])
+        self.hosts_file = hosts_file or self.state_dir / "hosts.json"
+        self._hosts: dict[str, str] = {}
+        self._hosts_mtime = -1.0
+        self._hosts_version = 0
         self.workers: dict[str, PodWorker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        self._sync: asyncio.Task[None] | None = None
+
+    def hosts(self) -> dict[str, str]:
+        """The cluster's Service name map, re-read when its file changed."""
+        self._reload_hosts()
+        return self._hosts
+
+    def _reload_hosts(self) -> bool:
+        try:
+            mtime = self.hosts_file.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        if mtime == self._hosts_mtime:
+            return False
+        try:
+            self._hosts = {str(k): str(v) for k, v in json.loads(self.hosts_file.read_text())
+                           .items()}
+        except (OSError, ValueError, AttributeError) as e:
+            counters["hosts_read_failed"] += 1
+            log.warning("cannot read the Service name map %s: %s", self.hosts_file, e)
+            return False
+        self._hosts_mtime = mtime
+        self._hosts_version += 1
+        return True
+
+    async def _sync_loop(self) -> None:
+        seen = -1
+        while True:
+            await asyncio.sleep(SYNC_SECONDS)
+            try:
+                self._reload_hosts()
+                changed, seen = seen != self._hosts_version, self._hosts_version
+                for worker in list(self.workers.values()):
+                    await worker.sync_volumes(changed)
+            except Exception:
+                counters["sync_failed"] += 1
+                log.exception("kubelet sync failed")
 
     def _log_dir(self, namespace: str, name: str) -> Path:
         return self.state_dir / "pods" / namespace / name / "logs"
@@ -105,6 +160,8 @@ class Kubelet:
             return
         if phase in ("Succeeded", "Failed"):
             return  # finished before turnout restarted: nothing to run again
+        if self._sync is None:
+            self._sync = asyncio.create_task(self._sync_loop())
         ip = self.pool.allocate(key, uid)
         worker = PodWorker(self.ctx, pod, ip)
         self.workers[key] = worker
@@ -136,6 +193,8 @@ class Kubelet:
         """Stop all pods (SIGTERM, SIGKILL after their grace period, or ``grace``)."""
         workers = list(self.workers.items())
         self.workers.clear()
+        if self._sync is not None:
+            self._sync.cancel()
 
         async def stop(w: PodWorker) -> None:
             await w.stop(grace_seconds(w.pod) if grace is None else grace)
@@ -145,3 +204,10 @@ class Kubelet:
         for task in list(self._stopping):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _node_hosts() -> list[str]:
+    try:
+        return etchosts.node_lines(Path("/etc/hosts").read_text())
+    except OSError:
+        return []

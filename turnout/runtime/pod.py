@@ -11,26 +11,29 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from turnout.runtime import backoff, env, logs, ports, probes, status
+from turnout.runtime import backoff, env, logs, status
 from turnout.runtime.catalog import Catalog, ImageError, Launch
 from turnout.runtime.client import KubeletClient
+from turnout.runtime.podlife import LifecycleMixin
+from turnout.runtime.podprobes import first_tcp_port, grace_seconds
+from turnout.runtime.podvolumes import MountPoints
 from turnout.runtime.process import ContainerProcess
+from turnout.runtime.volumes import VolumeError
 from turnout.types import Obj
+
+__all__ = ["Context", "PodWorker", "grace_seconds"]
 
 log = logging.getLogger(__name__)
 
 HOST_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PYTHONPATH",
             "VIRTUAL_ENV", "SYSTEMROOT")
 EARLY_EXIT = 10.0
-NETWORK_READY_TIMEOUT = 10.0
-IMPLICIT_READY_TIMEOUT = 10.0
 """A container that exits within this many seconds is checked for port conflicts."""
-PORT_HINT = ("pods share this machine's network, so listen on $(POD_IP) instead of 0.0.0.0 "
-             "(for example --host=$(POD_IP))")
+NETWORK_READY_TIMEOUT = 10.0
 
 
 @dataclass
@@ -57,6 +60,12 @@ class Context:
     """Awaited (bounded) once the pod's IP is stored and before any container starts: the
     pod's network (its proxy listener) is up first, as with Istio's
     holdApplicationUntilProxyStarts."""
+    points: MountPoints = field(default_factory=MountPoints)
+    namespaces: tuple[bool, str] = (False, "not checked")
+    """Whether containers get private mount namespaces, and why not."""
+    hosts: Callable[[], Mapping[str, str]] = dict
+    """The cluster's Service name map (see :func:`turnout.netshim.hosts_map`)."""
+    node_hosts: list[str] = field(default_factory=list)
 
 
 def ref(pod: Obj, container: str | None = None, init: bool = False) -> Obj:
@@ -70,15 +79,7 @@ def ref(pod: Obj, container: str | None = None, init: bool = False) -> Obj:
     return out
 
 
-def grace_seconds(pod: Obj) -> float:
-    meta = pod.get("metadata") or {}
-    if meta.get("deletionGracePeriodSeconds") is not None:
-        return float(meta["deletionGracePeriodSeconds"])
-    value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return 30.0 if value is None else float(value)
-
-
-class PodWorker:
+class PodWorker(LifecycleMixin):
     def __init__(self, ctx: Context, pod: Obj, ip: str) -> None:
         self.ctx = ctx
         self.pod = pod
@@ -95,7 +96,10 @@ class PodWorker:
                                 *(old.get("initContainerStatuses") or ())]}
         inits = spec.get("initContainers") or []
         first = "PodInitializing" if inits else "ContainerCreating"
-        self.inits = [status.ContainerRecord(c["name"], c.get("image", "")) for c in inits]
+        self.inits = [status.ContainerRecord(c["name"], c.get("image", ""),
+                                             {"waiting": {"reason": "PodInitializing"}},
+                                             restart_count=old_counts.get(c["name"], 0))
+                      for c in inits]
         self.apps = [
             status.ContainerRecord(c["name"], c.get("image", ""), {"waiting": {"reason": first}},
                                    restart_count=old_counts.get(c["name"], 0))
@@ -114,6 +118,12 @@ class PodWorker:
         self._stopping: asyncio.Task[None] | None = None
         self.done = asyncio.Event()
         self._background: set[asyncio.Task[int | None]] = set()
+        self.sidecars = {c["name"] for c in inits if c.get("restartPolicy") == "Always"}
+        self.failure: tuple[str, str] | None = None
+        """(reason, message) when the pod cannot run at all (its volumes cannot be mounted)."""
+        self._respec: set[str] = set()
+        self._finishing = False
+        self.volumes = self._new_volumes()
 
     # lifecycle ----------------------------------------------------------------------------
 
@@ -123,9 +133,12 @@ class PodWorker:
         self.changed()
 
     def update(self, pod: Obj) -> None:
-        self.pod = pod
-        if (pod.get("metadata") or {}).get("deletionTimestamp") and self._stopping is None:
-            self._stopping = asyncio.create_task(self._delete(grace_seconds(pod)))
+        old, self.pod = self.pod, pod
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            if self._stopping is None:
+                self._stopping = asyncio.create_task(self._delete(grace_seconds(pod)))
+            return
+        self._restart_changed(old, pod)
 
     async def _delete(self, grace: float) -> None:
         if self.ctx.before_stop is not None and self.procs:
@@ -144,17 +157,23 @@ class PodWorker:
             self._main.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._main
-        procs = list(self.procs.items())
-        if procs:
-            for name, _ in procs:
-                await self._event("Normal", "Killing", f"Stopping container {name}", name)
-        codes = await asyncio.gather(*(p.stop(grace) for _, p in procs))
-        for (name, proc), code in zip(procs, codes, strict=True):
-            rec = self._record(name)
-            if rec is not None and code is not None and "running" in rec.state:
-                rec.state = {"terminated": self._terminated(proc, code)}
-                rec.ready = False
-                rec.started = False
+        deadline = time.monotonic() + grace
+        # app containers first, then sidecars in reverse order, as the kubelet does
+        apps = [(n, p) for n, p in self.procs.items() if n not in self.sidecars]
+        sides = [(n, p) for n, p in reversed(self.procs.items()) if n in self.sidecars]
+        for group in (apps, *([s] for s in sides)):
+            for name, _ in group:
+                await self._event("Normal", "Killing", f"Stopping container {name}", name,
+                                  name in self.sidecars)
+            left = max(deadline - time.monotonic(), 0.0) if grace > 0 else 0.0
+            codes = await asyncio.gather(*(self._stop_container(n, p, left) for n, p in group))
+            for (name, proc), code in zip(group, codes, strict=True):
+                rec = self._record(name)
+                if rec is not None and code is not None and "running" in rec.state:
+                    rec.state = {"terminated": self._terminated(proc, code)}
+                    rec.ready = False
+                    rec.started = False
+        self.volumes.cleanup()
         self.changed()
         self.done.set()
 
@@ -175,14 +194,18 @@ class PodWorker:
         self._dirty.set()
 
     def current_status(self) -> Obj:
-        phase = status.phase(self.init_done, self.init_failed, self.apps, self.policy)
+        phase = status.phase(self.init_done, self.init_failed or self.failure is not None,
+                             self.apps, self.policy)
         now = status.now_rfc3339()
-        conds = status.conditions(init_done=self.init_done, inits=self.inits, apps=self.apps,
-                                  pod_phase=phase, prev=self._prev_conditions, now=now)
+        sidecars = [r for r in self.inits if r.name in self.sidecars]
+        conds = status.conditions(init_done=self.init_done, inits=self.inits,
+                                  apps=[*sidecars, *self.apps], pod_phase=phase,
+                                  prev=self._prev_conditions, now=now)
         self._prev_conditions = conds
+        reason, message = self.failure or ("", "")
         return status.pod_status(phase_=phase, pod_ip=self.ip, host_ip=self.ctx.host_ip,
                                  start_time=self.start_time, inits=self.inits, apps=self.apps,
-                                 conds=conds)
+                                 conds=conds, reason=reason, message=message)
 
     async def _send(self) -> None:
         current = self.current_status()
@@ -213,19 +236,36 @@ class PodWorker:
 
     async def _run(self) -> None:
         await self._network_ready()
+        if not await self._setup_volumes():
+            return
         spec = self.pod.get("spec") or {}
-        for c, rec in zip(spec.get("initContainers") or [], self.inits, strict=True):
-            if not await self._container_loop(c, rec, init=True):
-                self.init_failed = True
-                self.changed()
-                return
-        self.init_done = True
-        for rec in self.apps:
-            rec.state = {"waiting": {"reason": "ContainerCreating"}}
-        self.changed()
-        await asyncio.gather(*(self._container_loop(c, rec, init=False)
-                               for c, rec in zip(spec.get("containers") or [], self.apps,
-                                                 strict=True)))
+        sidecars: list[asyncio.Task[bool]] = []
+        try:
+            for c, rec in zip(spec.get("initContainers") or [], self.inits, strict=True):
+                if c["name"] in self.sidecars:
+                    # a sidecar keeps running; the next container starts once it has started
+                    sidecars.append(asyncio.create_task(self._container_loop(c, rec, True)))
+                    while not rec.started:
+                        await asyncio.sleep(0.05)
+                elif not await self._container_loop(c, rec, init=True):
+                    self.init_failed = True
+                    self.changed()
+                    return
+            self.init_done = True
+            for rec in self.apps:
+                rec.state = {"waiting": {"reason": "ContainerCreating"}}
+            self.changed()
+            await asyncio.gather(*(self._container_loop(c, rec, init=False)
+                                   for c, rec in zip(spec.get("containers") or [], self.apps,
+                                                     strict=True)))
+            # every app container is done for good (restartPolicy Never/OnFailure): the
+            # sidecars stop too, so the pod can complete
+            self._finishing = True
+            await self._stop_sidecars()
+            await asyncio.gather(*sidecars, return_exceptions=True)
+        finally:
+            for t in sidecars:
+                t.cancel()
 
     async def _network_ready(self) -> None:
         if self.ctx.before_start is None:
@@ -275,11 +315,7 @@ class PodWorker:
                 await self._image_failed(rec, image, str(e), delay, init)
                 continue
             except env.EnvError as e:
-                rec.state = {"waiting": {"reason": "CreateContainerConfigError",
-                                         "message": str(e)}}
-                self.changed()
-                await self._event("Warning", "Failed", f"Error: {e}", name, init)
-                await asyncio.sleep(delay)
+                await self._config_error(rec, str(e), init, delay)
                 continue
             if first_pull:
                 self._pulled.add(name)
@@ -324,15 +360,26 @@ class PodWorker:
     async def _container_loop(self, c: Obj, rec: status.ContainerRecord, init: bool) -> bool:
         """Run one container until the restart policy lets it rest; True if it succeeded."""
         name = c["name"]
+        sidecar = init and name in self.sidecars
         policy = self.policy if not init else ("Never" if self.policy == "Never" else "OnFailure")
+        if sidecar:
+            policy = "Always"
         crash = backoff.BackOff(self.ctx.backoff_initial, self.ctx.backoff_max)
         current = self.ctx.log_dir(self.namespace, self.name) / f"{name}.log"
         previous = self.ctx.log_dir(self.namespace, self.name) / f"{name}.previous.log"
         while True:
+            c = self._spec_of(name, init) or c
+            rec.image = str(c.get("image") or "")
             launch, container_env = await self._prepare(c, rec, init)
             await self._warn_held_ports(c, wildcard_only=True)
             cwd = launch.working_dir or self._workdir(c)
-            proc = ContainerProcess(launch.argv, container_env, cwd, current)
+            try:
+                argv = self.volumes.wrap(launch.argv, c, self._field_path(name, init),
+                                         container_env, cwd)
+            except (VolumeError, OSError) as e:
+                await self._config_error(rec, str(e), init)
+                continue
+            proc = ContainerProcess(argv, container_env, cwd, current)
             self.procs[name] = proc
             message = ""
             try:
@@ -344,18 +391,21 @@ class PodWorker:
                 await self._event("Warning", "Failed", f"Error: {message}", name, init)
             else:
                 rec.container_id = f"turnout://{pid}"
+                await self._event("Normal", "Created", f"Created container {name}", name, init)
+                await self._event("Normal", "Started", f"Started container {name}", name, init)
+                if not await self._post_start(c, proc, container_env, cwd, init):
+                    self._kill_after_hook(name, proc)
                 rec.state = {"running": {"startedAt": status.now_rfc3339(proc.started_at)}}
-                has_startup = bool(c.get("startupProbe")) and not init
+                has_startup = bool(c.get("startupProbe")) and (not init or sidecar)
                 rec.started = not has_startup
-                implicit = not init and not c.get("readinessProbe") and rec.started
-                port = _first_tcp_port(c) if implicit else None
+                implicit = (not init or sidecar) and not c.get("readinessProbe") and rec.started
+                port = first_tcp_port(c) if implicit else None
                 # without a readiness probe, Ready waits for the first declared port to accept
                 # connections: a process needs a moment to bind, and a Ready pod gets traffic
                 rec.ready = implicit and port is None
                 self.changed()
-                await self._event("Normal", "Created", f"Created container {name}", name, init)
-                await self._event("Normal", "Started", f"Started container {name}", name, init)
-                watchers = [] if init else self._start_probes(c, rec, proc, container_env, cwd)
+                watchers = [] if init and not sidecar else \
+                    self._start_probes(c, rec, proc, container_env, cwd)
                 if port is not None:
                     watchers.append(asyncio.create_task(self._ready_when_listening(
                         name, rec, port)))
@@ -376,13 +426,15 @@ class PodWorker:
             else:
                 rec.ready = False
             rec.started = False
-            restart = policy == "Always" or (policy == "OnFailure" and code != 0)
-            if not restart:
+            respec = name in self._respec
+            self._respec.discard(name)
+            restart = respec or policy == "Always" or (policy == "OnFailure" and code != 0)
+            if not restart or (sidecar and self._finishing):
                 rec.state = {"terminated": terminated}
                 self.changed()
                 return code == 0
             rec.last_state = {"terminated": terminated}
-            delay = crash.next_delay(ran_for)
+            delay = 0.0 if respec else crash.next_delay(ran_for)
             if delay > 0:
                 pod_id = f"{self.name}_{self.namespace}({self.uid})"
                 rec.state = {"waiting": {
@@ -408,136 +460,3 @@ class PodWorker:
         path = self.ctx.log_dir(self.namespace, self.name).parent / "root"
         path.mkdir(parents=True, exist_ok=True)
         return str(path)
-
-    # probes -------------------------------------------------------------------------------
-
-    def _start_probes(self, c: Obj, rec: status.ContainerRecord, proc: ContainerProcess,
-                      container_env: dict[str, str], cwd: str) -> list[asyncio.Task[None]]:
-        started = asyncio.Event()
-        if rec.started:
-            started.set()
-        tasks = []
-        for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
-            probe = c.get(kind)
-            if probe:
-                tasks.append(asyncio.create_task(
-                    self._probe_loop(kind, probe, c, rec, proc, container_env, cwd, started)))
-        return tasks
-
-    async def _probe_loop(self, kind: str, probe: Obj, c: Obj, rec: status.ContainerRecord,
-                          proc: ContainerProcess, container_env: dict[str, str], cwd: str,
-                          started: asyncio.Event) -> None:
-        name = c["name"]
-        settings = probes.Settings.of(probe)
-        label = {"startupProbe": "Startup", "readinessProbe": "Readiness",
-                 "livenessProbe": "Liveness"}[kind]
-        if kind != "startupProbe":
-            await started.wait()
-        await asyncio.sleep(settings.initial_delay)
-        tracker = probes.Tracker(settings, healthy=kind == "livenessProbe")
-        hinted = False
-        while proc.running:
-            ok, message = await probes.check(probe, pod_ip=self.ip, container=c,
-                                             env=container_env, cwd=cwd)
-            if not proc.running:
-                return
-            verdict = tracker.observe(ok)
-            if not ok:
-                detail = message
-                if not hinted and "connection refused" in message:
-                    hinted = True
-                    held = await self._warn_held_ports(c, wildcard_only=False)
-                    detail = f"{message}; {held}" if held else message
-                await self._event("Warning", "Unhealthy", f"{label} probe failed: {detail}",
-                                  name)
-            if kind == "readinessProbe" and verdict is not None:
-                rec.ready = verdict
-                self.changed()
-            elif kind == "startupProbe":
-                if ok:
-                    rec.started = True
-                    rec.ready = not c.get("readinessProbe")
-                    started.set()
-                    self.changed()
-                    return
-                if tracker.failures >= settings.failure_threshold:
-                    await self._kill_unhealthy(name, proc, "startup")
-                    return
-            elif kind == "livenessProbe" and verdict is False:
-                await self._kill_unhealthy(name, proc, "liveness")
-                return
-            await asyncio.sleep(settings.period)
-
-    async def _ready_when_listening(self, name: str, rec: status.ContainerRecord,
-                                    port: int) -> None:
-        """Ready once `port` accepts a TCP connection on the pod's IP (bounded)."""
-        deadline = time.monotonic() + IMPLICIT_READY_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(self.ip, port), 1.0)
-            except (OSError, TimeoutError):
-                await asyncio.sleep(0.02)
-                continue
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            break
-        else:
-            await self._event("Warning", "NotListening",
-                              f"container {name} declares port {port} but nothing listened on "
-                              f"{self.ip}:{port} within {IMPLICIT_READY_TIMEOUT:.0f} s; marked "
-                              "Ready anyway (add a readinessProbe to say when it is)", name)
-        rec.ready = True
-        self.changed()
-
-    async def _kill_unhealthy(self, name: str, proc: ContainerProcess, which: str) -> None:
-        await self._event("Normal", "Killing",
-                          f"Container {name} failed {which} probe, will be restarted", name)
-        task = asyncio.create_task(proc.stop(grace_seconds(self.pod)))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    # port conflicts -----------------------------------------------------------------------
-
-    async def _warn_held_ports(self, c: Obj, *, wildcard_only: bool) -> str:
-        """Warn (event) about declared ports held by others; returns the message or ""."""
-        declared = [int(p["containerPort"]) for p in c.get("ports") or ()
-                    if p.get("containerPort") and (p.get("protocol") or "TCP") == "TCP"]
-        if not declared:
-            return ""
-        own = {p.pid for p in self.procs.values() if p.pid}
-        found = await asyncio.to_thread(self._holders, declared, wildcard_only, own)
-        if not found:
-            return ""
-        message = "; ".join(found) + "; " + PORT_HINT
-        await self._event("Warning", "PortConflict", message, c["name"])
-        return message
-
-    def _holders(self, declared: list[int], wildcard_only: bool, own: set[int]) -> list[str]:
-        out = []
-        for port in declared:
-            for h in ports.holders(port, self.ip, any_address=not wildcard_only):
-                if wildcard_only and h.address not in ports.WILDCARDS:
-                    continue
-                owner = self.ctx.owner_of(h.pid) if h.pid else None
-                if h.pid is not None and _session(h.pid) in own:
-                    continue
-                who = owner or (f"process {h.pid} ({h.process})" if h.pid else "another process")
-                out.append(f"port {port} is already in use on {h.address} by {who}")
-        return out
-
-
-def _session(pid: int) -> int | None:
-    try:
-        return os.getsid(pid)
-    except OSError:
-        return None
-
-
-def _first_tcp_port(c: Obj) -> int | None:
-    """The first TCP containerPort a container declares, if any."""
-    for p in c.get("ports") or []:
-        if isinstance(p, dict) and str(p.get("protocol") or "TCP") == "TCP" and \
-                isinstance(p.get("containerPort"), int):
-            return int(p["containerPort"])
-    return None
