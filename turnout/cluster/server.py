@@ -15,6 +15,7 @@ from datetime import timedelta
 import uvicorn
 
 from turnout import netshim
+from turnout.api import stream
 from turnout.api.app import ApiContext, make_app
 from turnout.cluster import bootstrap, preflight, registry, tls
 from turnout.cluster.settings import ClusterSettings
@@ -37,6 +38,7 @@ from turnout.mesh.snapshot import MeshSettings
 from turnout.rollout import controllers as rollout_controllers
 from turnout.rollout.metrics import Arm
 from turnout.runtime.catalog import Catalog
+from turnout.runtime.exec import KubeletHost
 from turnout.runtime.kubelet import Kubelet
 from turnout.store import objects as objects_mod
 from turnout.store.db import Event, Store
@@ -220,10 +222,12 @@ async def serve(state: StateDir, settings: ClusterSettings,
     registry.register(state.root)
     state.write_kubeconfig(port)
     _, cert, key = tls.ensure(state.root)
+    # exec, attach and port-forward take their connections from uvicorn (WebSocket and SPDY)
+    http, ws = stream.protocols(cluster.objects, cluster.api.token, KubeletHost(cluster.kubelet))
     config = uvicorn.Config(make_app(cluster.api), host="127.0.0.1", port=port,
                             ssl_certfile=str(cert), ssl_keyfile=str(key),
                             log_level="warning", lifespan="off", access_log=False,
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, http=http, ws=ws)
     server = _Server(config)
     dash_port = settings.dashboard_port
     web = make_web_app(WebContext(
