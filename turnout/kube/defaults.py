@@ -147,15 +147,99 @@ def pv(obj: Obj) -> None:
     obj.setdefault("status", {}).setdefault("phase", "Available")
 
 
-def job(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
+def _job_spec(spec: Obj) -> None:
     _setdefault(spec, "backoffLimit", 6)
-    _setdefault(spec, "completions", 1)
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1  # no completions with a parallelism set is a work queue
     _setdefault(spec, "parallelism", 1)
+    _setdefault(spec, "completionMode", "NonIndexed")
+    _setdefault(spec, "suspend", False)
+    _setdefault(spec, "podReplacementPolicy", "TerminatingOrFailed")
+    _template(spec)
+
+
+def job(obj: Obj) -> None:
+    _job_spec(obj.setdefault("spec", {}))
+    obj.setdefault("status", {})
+
+
+def job_selector(obj: Obj) -> None:
+    """What the server generates from a new Job's uid unless `spec.manualSelector`: the
+    `controller-uid` selector and the pod template's job labels."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict) or spec.get("manualSelector") is True:
+        return
+    meta = obj["metadata"]
     tmpl = spec.get("template")
     if isinstance(tmpl, dict):
-        ps = tmpl.setdefault("spec", {})
-        pod_spec(ps)
+        tmeta = tmpl.setdefault("metadata", {})
+        labels: Obj = tmeta["labels"] if isinstance(tmeta.get("labels"), dict) else {}
+        for k, v in (("batch.kubernetes.io/controller-uid", meta["uid"]),
+                     ("batch.kubernetes.io/job-name", meta["name"]),
+                     ("controller-uid", meta["uid"]), ("job-name", meta["name"])):
+            labels.setdefault(k, v)
+        tmeta["labels"] = labels
+    sel: Obj = spec["selector"] if isinstance(spec.get("selector"), dict) else {}
+    match: Obj = sel["matchLabels"] if isinstance(sel.get("matchLabels"), dict) else {}
+    match.setdefault("batch.kubernetes.io/controller-uid", meta["uid"])
+    sel["matchLabels"] = match
+    spec["selector"] = sel
+
+
+def cronjob(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _setdefault(spec, "concurrencyPolicy", "Allow")
+    _setdefault(spec, "suspend", False)
+    _setdefault(spec, "successfulJobsHistoryLimit", 3)
+    _setdefault(spec, "failedJobsHistoryLimit", 1)
+    jt = spec.get("jobTemplate")
+    if isinstance(jt, dict):
+        jspec = jt.setdefault("spec", {})
+        jmeta = jt.setdefault("metadata", {})
+        if isinstance(jmeta, dict):
+            jmeta.setdefault("creationTimestamp", None)
+        if isinstance(jspec, dict):
+            _job_spec(jspec)
+    obj.setdefault("status", {})
+
+
+def _update_strategy(spec: Obj, rolling: Obj) -> None:
+    """`spec.updateStrategy` of a StatefulSet or DaemonSet: RollingUpdate with `rolling`."""
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        strategy = spec["updateStrategy"] = {}
+    _setdefault(strategy, "type", "RollingUpdate")
+    ru = strategy.setdefault("rollingUpdate", {}) if strategy["type"] == "RollingUpdate" else None
+    if isinstance(ru, dict):
+        for k, v in rolling.items():
+            _setdefault(ru, k, v)
+
+
+def statefulset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _setdefault(spec, "replicas", 1)
+    _setdefault(spec, "podManagementPolicy", "OrderedReady")
+    _setdefault(spec, "revisionHistoryLimit", 10)
+    _setdefault(spec, "persistentVolumeClaimRetentionPolicy",
+                {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    _update_strategy(spec, {"partition": 0})
+    for t in spec.get("volumeClaimTemplates") or []:
+        if isinstance(t, dict):
+            t.setdefault("apiVersion", "v1")
+            t.setdefault("kind", "PersistentVolumeClaim")
+            _setdefault(t.setdefault("spec", {}), "volumeMode", "Filesystem")
+            t.setdefault("status", {"phase": "Pending"})
+    _template(spec)
+    obj.setdefault("status", {"replicas": 0, "availableReplicas": 0})
+
+
+def daemonset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    _setdefault(spec, "revisionHistoryLimit", 10)
+    _update_strategy(spec, {"maxUnavailable": 1, "maxSurge": 0})
+    _template(spec)
+    obj.setdefault("status", {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                              "desiredNumberScheduled": 0, "numberReady": 0})
 
 
 BY_KIND = {
@@ -168,7 +252,13 @@ BY_KIND = {
     ("", "PersistentVolumeClaim"): pvc,
     ("", "PersistentVolume"): pv,
     ("batch", "Job"): job,
+    ("batch", "CronJob"): cronjob,
+    ("apps", "StatefulSet"): statefulset,
+    ("apps", "DaemonSet"): daemonset,
 }
+
+# defaults that need the new object's uid (the server fills system fields first)
+WITH_UID = {("batch", "Job"): job_selector}
 
 
 def apply(obj: Obj, group: str, kind: str) -> Obj:
@@ -178,6 +268,13 @@ def apply(obj: Obj, group: str, kind: str) -> Obj:
     if fn is not None:
         fn(out)
     return out
+
+
+def with_uid(obj: Obj, group: str, kind: str) -> None:
+    """Complete a new object whose uid is set (in place)."""
+    fn = WITH_UID.get((group, kind))
+    if fn is not None:
+        fn(obj)
 
 
 def spec_changed(old: Obj, new: Obj) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from turnout.kube import cron
 from turnout.kube import selectors as sel
 from turnout.kube.errors import ApiError, Cause, invalid
 from turnout.kube.fielderrors import (
@@ -401,6 +402,7 @@ _VALIDATORS: dict[tuple[str, str], Callable[[Obj], list[Cause]]] = {
     ("apps", "StatefulSet"): lambda o: _selector_and_template(o.get("spec") or {}),
     ("apps", "DaemonSet"): lambda o: _selector_and_template(o.get("spec") or {}),
     ("batch", "Job"): validate_job,
+    ("batch", "CronJob"): cron.validate_cronjob,
     ("networking.k8s.io", "Ingress"): validate_ingress,
 }
 

@@ -139,6 +139,7 @@ class Objects:
         meta = obj["metadata"]
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
+        defaults.with_uid(obj, rt.group, rt.kind)
         meta.pop("resourceVersion", None)
         meta.pop("deletionTimestamp", None)
         if _has_generation(rt):
