@@ -24,6 +24,7 @@ from turnout.controllers.base import Controller, Key, Manager
 from turnout.controllers.deployment import DeploymentController
 from turnout.controllers.endpoints import EndpointsController
 from turnout.controllers.events import prune
+from turnout.controllers.kinds import workload_controllers
 from turnout.controllers.lifecycle import GarbageCollector, NamespaceController
 from turnout.controllers.mesh import MeshController
 from turnout.controllers.pods import ApiKubeletClient, KubeletLogs, PodController
@@ -90,6 +91,7 @@ class Cluster:
             NamespaceController(self.objects),
             DeploymentController(self.objects),
             ReplicaSetController(self.objects),
+            *workload_controllers(self.objects),
             EndpointsController(self.objects),
             GarbageCollector(self.objects),
             VolumeBinder(self.objects),

@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 
+from turnout.kube import errors
+from turnout.kube.resources import ResourceType
 from turnout.store.db import Event
 from turnout.store.objects import Objects
 
 log = logging.getLogger("turnout.controllers")
+
+# how often a controller met a race it tolerates (an object already gone, already created)
+counters: Counter[str] = Counter()
 
 Key = tuple[str, str]  # (namespace, name) of the object the controller reconciles
 
@@ -40,6 +46,19 @@ class Controller:
 
     async def reconcile(self, key: Key) -> None:
         raise NotImplementedError
+
+    # helpers -----------------------------------------------------------------------------------
+    def delete_if_present(self, rt: ResourceType, namespace: str, name: str) -> bool:
+        """Delete an object this controller owns; False if it was already gone."""
+        try:
+            self.objects.delete(rt, namespace, name)
+        except errors.ApiError as e:
+            if e.code != 404:
+                raise
+            log.debug("%s: %s %s/%s already gone", self.name, rt.plural, namespace, name)
+            counters[f"{self.name}:already_gone"] += 1
+            return False
+        return True
 
     # machinery ---------------------------------------------------------------------------------
     def enqueue(self, key: Key) -> None:

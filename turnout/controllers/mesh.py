@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from turnout import netshim
+from turnout.controllers import statefulset_dns
 from turnout.controllers.base import Controller, Key
 from turnout.mesh import snapshot as sn
 from turnout.mesh.mesh import Mesh
@@ -68,6 +69,8 @@ class MeshController(Controller):
         snap = build_snapshot(self.objects, self.settings)
         if self.hosts_file is not None:
             hosts = netshim.hosts_map(snap.services, self.settings.cluster_domain)
+            hosts.update(statefulset_dns.pod_hosts(snap.services, snap.pods,
+                                                   self.settings.cluster_domain))
             if hosts != self._hosts:
                 netshim.write_hosts(self.hosts_file, hosts)
                 self._hosts = hosts

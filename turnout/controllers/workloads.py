@@ -66,3 +66,35 @@ def int_or_percent(value: object, total: int, round_up: bool) -> int:
         frac = float(s[:-1]) * total / 100
         return math.ceil(frac) if round_up else math.floor(frac)
     return int(s)
+
+
+def iso(t: datetime) -> str:
+    """A time as the API writes it (RFC 3339, seconds, UTC)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def condition(conditions: list[Obj], type_: str) -> Obj | None:
+    return next((c for c in conditions if c.get("type") == type_), None)
+
+
+def set_condition(conditions: list[Obj], type_: str, status: str, reason: str, message: str,
+                  now: str, probe_time: bool = False) -> list[Obj]:
+    """`conditions` with `type_` set; an unchanged status keeps its lastTransitionTime."""
+    prev = condition(conditions, type_)
+    same = prev is not None and prev.get("status") == status
+    new: Obj = {"type": type_, "status": status}
+    if probe_time:
+        new["lastProbeTime"] = prev.get("lastProbeTime", now) if same and prev else now
+    new["lastTransitionTime"] = prev.get("lastTransitionTime", now) if same and prev else now
+    new["reason"] = reason
+    new["message"] = message
+    return [*(c for c in conditions if c.get("type") != type_), new]
