@@ -8,14 +8,19 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
 from turnout.controllers.base import Controller, Key
 from turnout.kube import errors
 from turnout.store.db import Event
+from turnout.store.objects import DeleteOptions
 from turnout.types import Obj
 
+FOREGROUND = "foregroundDeletion"
+"""The finalizer of an owner deleted with propagationPolicy Foreground: it stays (with its
+deletionTimestamp) until its dependents are gone."""
 CA_PEM = "-----BEGIN CERTIFICATE-----\nturnout-local-cluster\n-----END CERTIFICATE-----\n"
 
 
@@ -90,18 +95,25 @@ class GarbageCollector(Controller):
         return [("", "*")]
 
     def keys_for(self, ev: Event) -> Iterable[Key]:
-        if ev.type == "DELETED":
+        if ev.type == "DELETED" or FOREGROUND in (ev.obj.get("metadata") or {}).get(
+                "finalizers", ()):
             yield ("", "*")
 
     async def reconcile(self, key: Key) -> None:
         live: set[str] = set()
         dependents: list[tuple[str, Obj]] = []
+        foreground: list[tuple[str, Obj]] = []
         reg = self.objects.registry
         for rt in reg.all():
             for obj in self.store.iter(rt.key):
                 live.add(obj["metadata"].get("uid", ""))
                 if obj["metadata"].get("ownerReferences"):
                     dependents.append((rt.key, obj))
+                if obj["metadata"].get("deletionTimestamp") and \
+                        FOREGROUND in (obj["metadata"].get("finalizers") or ()):
+                    foreground.append((rt.key, obj))
+        for k, owner in foreground:
+            self._foreground(k, owner, dependents)
         for k, obj in dependents:
             refs = obj["metadata"]["ownerReferences"]
             if any(r.get("uid") in live for r in refs) or obj["metadata"].get("deletionTimestamp"):
@@ -115,3 +127,32 @@ class GarbageCollector(Controller):
             except errors.ApiError as e:
                 if e.code != 404:
                     raise
+
+    def _foreground(self, key: str, owner: Obj, dependents: list[tuple[str, Obj]]) -> None:
+        """Delete an owner's dependents (in the foreground too); once none is left, drop the
+        finalizer, which deletes the owner."""
+        uid = owner["metadata"].get("uid")
+        mine = [(k, o) for k, o in dependents
+                if any(r.get("uid") == uid for r in o["metadata"]["ownerReferences"])]
+        reg = self.objects.registry
+        for k, obj in mine:
+            rt = reg.by_key(k)
+            if rt is None or obj["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                self.objects.delete(rt, obj["metadata"].get("namespace", ""),
+                                    obj["metadata"]["name"], DeleteOptions("Foreground"))
+            except errors.ApiError as e:
+                if e.code != 404:
+                    raise
+        owner_type = reg.by_key(key)
+        if mine or owner_type is None:
+            return
+        owner = copy.deepcopy(owner)  # the store's own copy is not ours to change
+        meta = owner["metadata"]
+        meta["finalizers"] = [f for f in meta.get("finalizers") or () if f != FOREGROUND]
+        try:
+            self.objects.update(owner_type, meta.get("namespace", ""), meta["name"], owner)
+        except errors.ApiError as e:
+            if e.code not in (404, 409):
+                raise

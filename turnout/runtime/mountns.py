@@ -71,6 +71,16 @@ def enter_argv(pid: int, argv: Sequence[str]) -> list[str]:
     return ["nsenter", f"--mount=/proc/{pid}/ns/mnt", "--", *argv]
 
 
+def launched(pid: int) -> bool:
+    """Whether ``pid`` is past this helper (its mounts are made and the program runs), or gone."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return True
+    return os.path.abspath(__file__).encode() not in argv[:5]
+
+
 def in_private_namespace(pid: int) -> bool:
     """Whether ``pid`` runs in a mount namespace other than ours."""
     try:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from turnout.netshim import etchosts
-from turnout.runtime import backoff, env, hooks, status
+from turnout.runtime import backoff, env, hooks, mountns, status
 from turnout.runtime.podprobes import ProbesMixin, grace_seconds, in_container
 from turnout.runtime.podvolumes import PodVolumes
 from turnout.runtime.process import ContainerProcess
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 PRESTOP_EXTRA = 2.0
 """Seconds of SIGTERM grace left after a preStop hook that used the whole period (kubelet)."""
 MOUNT_RETRY_MAX = 16.0
+LAUNCH_TIMEOUT = 5.0
 counters = {"hook_failed": 0, "volume_sync_failed": 0}
 
 
@@ -148,8 +149,18 @@ class LifecycleMixin(ProbesMixin):
 
     # hooks ------------------------------------------------------------------------------------
 
+    async def _launched(self, proc: ContainerProcess) -> None:
+        """Until the container's program runs in its namespace with its mounts (bounded), so
+        hooks and probes see what it sees."""
+        deadline = time.monotonic() + LAUNCH_TIMEOUT
+        while proc.pid is not None and proc.running and time.monotonic() < deadline:
+            if mountns.launched(proc.pid):
+                return
+            await asyncio.sleep(0.005)
+
     async def _post_start(self, c: Obj, proc: ContainerProcess, container_env: dict[str, str],
                           cwd: str, init: bool) -> bool:
+        await self._launched(proc)
         handler = (c.get("lifecycle") or {}).get("postStart")
         if not handler:
             return True

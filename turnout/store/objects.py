@@ -337,6 +337,9 @@ class Objects:
         elif rt.key == "namespaces":
             old.setdefault("status", {})["phase"] = "Terminating"
             pending = True
+        elif opts.propagation == "Foreground":  # the garbage collector deletes the dependents
+            meta["finalizers"] = [*(meta.get("finalizers") or []), "foregroundDeletion"]
+            pending = True
         if not pending:
             return None
         meta["deletionTimestamp"] = now_iso()
