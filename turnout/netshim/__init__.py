@@ -3,9 +3,10 @@
 HTTP between pods goes through each pod's proxy, which resolves Service names itself. A plain TCP
 client (a PostgreSQL driver) resolves the name with `getaddrinfo`, and there is no cluster DNS on
 one machine. turnout keeps a hosts map (Service name forms → ClusterIP, where Envoy listens) in the
-state directory, and Python processes in pods load `sitecustomize` from `shim/`, which consults
-that map before the system resolver. Limit: only Python programs get this; anything else reaches
-Services through `<SVC>_SERVICE_HOST` variables or ClusterIPs (see README, "Pod networking").
+state directory. The kubelet renders it into each pod's `/etc/hosts` (:mod:`.etchosts`), bound in
+the pod's private mount namespace, so every program resolves the names. Where there are no mount
+namespaces, Python processes in pods still load `sitecustomize` from `shim/`, which consults the
+map before the system resolver (see README, "Pod networking").
 """
 
 from __future__ import annotations
