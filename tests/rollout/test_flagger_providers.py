@@ -469,3 +469,10 @@ def test_keda_scaler_is_refused_by_name() -> None:
     o, ctl = start({**KUBE, "autoscalerRef": {"kind": "ScaledObject", "name": "podinfo"}})
     ctl.sync(KEY, 0)
     assert status(o)["conditions"][0]["message"].startswith("spec.autoscalerRef:")
+
+
+def test_a_canary_naming_no_provider_takes_nginx_from_its_ingress_ref() -> None:
+    assert flagger.provider({}) == "istio"
+    assert flagger.provider({}, "kubernetes") == "kubernetes"
+    assert flagger.provider({"ingressRef": {"name": "podinfo"}}) == "nginx"
+    assert flagger.provider({"provider": "istio", "ingressRef": {"name": "podinfo"}}) == "istio"

@@ -22,10 +22,10 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from turnout import __version__
-from turnout.api import discovery, openapi, paths, watch
-from turnout.kube import errors, protobuf, tables
+from turnout.api import discovery, listing, openapi, options, paths, watch
+from turnout.kube import errors, listoptions, protobuf, tables
 from turnout.kube.resources import ResourceType
-from turnout.store.objects import DeleteOptions, Objects
+from turnout.store.objects import Objects
 from turnout.telemetry import api as telemetry_api
 from turnout.telemetry.service import Telemetry
 from turnout.types import Obj
@@ -68,8 +68,8 @@ def _json(obj: Any, status: int = 200, content_type: str = "application/json") -
 
 def _error(err: errors.ApiError) -> Response:
     headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
-    return Response(json.dumps(err.status()), status_code=err.code,
-                    media_type="application/json", headers=headers)
+    return Response(err.body(), status_code=err.code, media_type="application/json",
+                    headers=headers)
 
 
 def wants_table(accept: str) -> bool:
@@ -162,22 +162,54 @@ def _discovery(ctx: ApiContext, request: Request, t: paths.DiscoveryPath) -> Res
     return _json(doc)
 
 
+MAX_BODY_BYTES = 3 * 1024 * 1024
+"""kube-apiserver's MaxRequestBodyBytes."""
+MAX_DEPTH = 10000
+BODY_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+
+
 async def _body(request: Request) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise errors.too_large(MAX_BODY_BYTES)
     raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.too_large(MAX_BODY_BYTES)
     if not raw:
         return None
-    ctype = request.headers.get("content-type", "application/json")
-    if "protobuf" in ctype:
+    ctype = request.headers.get("content-type", "application/json") or "application/json"
+    media = ctype.split(";")[0].strip().lower()
+    if "protobuf" in media:
         # kubectl's typed commands (create namespace, run, ...) send protobuf and never fall back
         return protobuf.decode(raw)
-    if "cbor" in ctype:
+    if "cbor" in media:
         raise errors.unsupported_media_type(ctype)  # client-go falls back to JSON on 415
+    if request.method in ("POST", "PUT") and media not in BODY_TYPES and \
+            media not in ("text/yaml", "application/x-yaml", "*/*"):
+        raise errors.ApiError(
+            415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
+            f'accepted media types include: {", ".join(BODY_TYPES)} (got "{ctype}")')
     try:
-        if "yaml" in ctype:
-            return yaml.safe_load(raw)
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as e:
+        data = yaml.safe_load(raw) if "yaml" in media else json.loads(raw)
+    except (ValueError, yaml.YAMLError, RecursionError) as e:
         raise errors.bad_request(f"the body of the request could not be decoded: {e}") from e
+    if _depth(data) > MAX_DEPTH:
+        raise errors.bad_request(f"exceeded max depth of {MAX_DEPTH}")
+    return data
+
+
+def _depth(data: Any) -> int:
+    depth, level = 0, [data]
+    while level:
+        depth += 1
+        nxt: list[Any] = []
+        for d in level:
+            if isinstance(d, dict):
+                nxt.extend(d.values())
+            elif isinstance(d, list):
+                nxt.extend(d)
+        level = nxt
+    return depth
 
 
 async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) -> Response:
@@ -192,21 +224,23 @@ async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) ->
     q = request.query_params
     method = request.method
     objs = ctx.objects
-    dry = q.get("dryRun") == "All"
-    strict = q.get("fieldValidation", "").lower() == "strict"
+    agent = request.headers.get("user-agent", "")
     if not t.name:
         if method in ("GET", "HEAD"):
-            if q.get("watch", "").lower() in ("true", "1"):
-                return await _watch(ctx, request, rt, t)
-            return _list(ctx, request, rt, t)
+            lopts = listoptions.parse(q)
+            if lopts.watch:
+                return await _watch(ctx, request, rt, t, lopts)
+            return _list(ctx, request, rt, t, lopts)
         if method == "POST":
-            created = objs.create(rt, t.namespace, await _body(request), dry_run=dry,
-                                  strict=strict, version=t.version)
+            w = options.write_options(q, agent, kind="CreateOptions")
+            created = objs.create(rt, t.namespace, await _body(request), dry_run=w.dry_run,
+                                  strict=w.strict, version=t.version, manager=w.field_manager)
             return _json(created, 201)
         if method == "DELETE":
-            items, _ = objs.list(rt, t.namespace, q.get("labelSelector", ""),
-                                 q.get("fieldSelector", ""), t.version)
-            opts = DeleteOptions.from_json(await _body(request), dict(q))
+            lopts = listoptions.parse(q)
+            opts = options.delete_options(await _body(request), q)
+            items, _ = objs.list(rt, t.namespace, lopts.label_selector, lopts.field_selector,
+                                 t.version)
             deleted = [objs.delete(rt, i["metadata"].get("namespace", ""),
                                    i["metadata"]["name"], opts, t.version) for i in items]
             return _json({"kind": rt.list_kind, "apiVersion": rt.api_version(t.version),
@@ -214,26 +248,36 @@ async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) ->
                           "items": deleted})
         raise errors.method_not_allowed(f"{method} is not supported on a collection")
     if t.subresource == "log":
+        if method != "GET":
+            raise errors.method_not_allowed(f"{method} is not supported on pods/log")
         return await _logs(ctx, request, rt, t)
     if t.subresource == "scale":
         if method == "GET":
             return _json(objs.scale(rt, t.namespace, t.name))
         if method == "PUT":
             return _json(objs.update_scale(rt, t.namespace, t.name, await _body(request)))
-    if method == "GET":
+        if method != "PATCH":
+            raise errors.method_not_allowed(f"{method} is not supported on scale")
+    if method in ("GET", "HEAD"):
         return _json(_one(ctx, request, rt, objs.get(rt, t.namespace, t.name, t.version)))
     if method == "PUT":
+        w = options.write_options(q, agent, kind="UpdateOptions")
         return _json(objs.update(rt, t.namespace, t.name, await _body(request),
-                                 subresource=t.subresource, dry_run=dry, strict=strict,
-                                 version=t.version))
+                                 subresource=t.subresource, dry_run=w.dry_run, strict=w.strict,
+                                 version=t.version, manager=w.field_manager))
     if method == "PATCH":
-        return _json(objs.patch(rt, t.namespace, t.name,
-                                request.headers.get("content-type", ""), await _body(request),
-                                subresource=t.subresource, dry_run=dry, strict=strict,
-                                version=t.version, force=q.get("force") == "true"))
+        ctype = request.headers.get("content-type", "")
+        apply = ctype.split(";")[0].strip() in ("application/apply-patch+yaml",
+                                                "application/apply-patch+cbor")
+        w = options.write_options(q, agent, kind="PatchOptions", apply=apply)
+        is_new = apply and not t.subresource and objs.store.peek(
+            rt.key, t.namespace if rt.namespaced else "", t.name) is None
+        return _json(objs.patch(rt, t.namespace, t.name, ctype, await _body(request),
+                                subresource=t.subresource, dry_run=w.dry_run, strict=w.strict,
+                                version=t.version, force=w.force, manager=w.field_manager),
+                     201 if is_new else 200)
     if method == "DELETE":
-        opts = DeleteOptions.from_json(await _body(request), dict(q))
-        opts.dry_run = opts.dry_run or dry
+        opts = options.delete_options(await _body(request), q)
         return _json(objs.delete(rt, t.namespace, t.name, opts, t.version))
     raise errors.method_not_allowed(f"{method} is not supported")
 
@@ -250,28 +294,32 @@ def _one(ctx: ApiContext, request: Request, rt: ResourceType, obj: Obj) -> Obj:
     return obj
 
 
-def _list(ctx: ApiContext, request: Request, rt: ResourceType, t: paths.ResourcePath) -> Response:
+def _list(ctx: ApiContext, request: Request, rt: ResourceType, t: paths.ResourcePath,
+          lopts: listoptions.ListOptions) -> Response:
     q = request.query_params
-    items, rv = ctx.objects.list(rt, t.namespace, q.get("labelSelector", ""),
-                                 q.get("fieldSelector", ""), t.version)
+    page = listing.page(ctx.objects, rt, t.namespace, lopts, t.version)
     if wants_table(request.headers.get("accept", "")):
-        return _json(tables.table(rt, items, now=_now(),
-                                  include_object=q.get("includeObject", "Metadata"),
-                                  resource_version=str(rv)))
+        table = tables.table(rt, page.items, now=_now(),
+                             include_object=q.get("includeObject", "Metadata"),
+                             resource_version=str(page.resource_version))
+        table["metadata"].update(page.metadata())
+        return _json(table)
+    items = page.items
     if rt.builtin:  # typed lists carry no per-item kind; custom resources keep theirs
         for i in items:
             i.pop("apiVersion", None)
             i.pop("kind", None)
     return _json({"kind": rt.list_kind, "apiVersion": rt.api_version(t.version),
-                  "metadata": {"resourceVersion": str(rv)}, "items": items})
+                  "metadata": page.metadata(), "items": items})
 
 
 async def _watch(ctx: ApiContext, request: Request, rt: ResourceType,
-                 t: paths.ResourcePath) -> Response:
-    q = request.query_params
-    spec = watch.WatchSpec.from_query(rt, t.namespace, t.version, dict(q),
-                                      table=wants_table(request.headers.get("accept", "")))
-    watch.check(ctx.objects, spec)  # 400 / 410 Gone before any byte is sent
+                 t: paths.ResourcePath, lopts: listoptions.ListOptions) -> Response:
+    spec = watch.WatchSpec.from_query(rt, t.namespace, t.version, lopts,
+                                      table=wants_table(request.headers.get("accept", "")),
+                                      include_object=request.query_params.get("includeObject",
+                                                                              "Metadata"))
+    watch.check(ctx.objects, spec)  # 400 / 504 before any byte is sent
     stream = watch.stream(ctx.objects, spec, bookmark_seconds=ctx.bookmark_seconds,
                           stopping=ctx.stopping)
     return StreamingResponse(stream, media_type="application/json")
@@ -279,11 +327,12 @@ async def _watch(ctx: ApiContext, request: Request, rt: ResourceType,
 
 async def _logs(ctx: ApiContext, request: Request, rt: ResourceType,
                 t: paths.ResourcePath) -> Response:
+    lo = options.log_options(request.query_params, t.name)
     pod = ctx.objects.get(rt, t.namespace, t.name)
-    q = request.query_params
-    names = [c["name"] for c in pod["spec"].get("containers") or []]
-    inits = [c["name"] for c in pod["spec"].get("initContainers") or []]
-    container = q.get("container", "")
+    spec = pod.get("spec") or {}
+    names = [c["name"] for c in spec.get("containers") or []]
+    inits = [c["name"] for c in spec.get("initContainers") or []]
+    container = lo.container
     if not container:
         if len(names) != 1:
             raise errors.bad_request(
@@ -295,15 +344,11 @@ async def _logs(ctx: ApiContext, request: Request, rt: ResourceType,
         raise errors.bad_request(f"container {container} is not valid for pod {t.name}")
     if ctx.logs is None:
         raise errors.ApiError(503, "ServiceUnavailable", "no kubelet is running")
-    tail = int(q["tailLines"]) if q.get("tailLines") else None
-    since = int(q["sinceSeconds"]) if q.get("sinceSeconds") else None
-    limit = int(q["limitBytes"]) if q.get("limitBytes") else None
-    timestamps = q.get("timestamps") == "true"
-    if q.get("follow") == "true":
-        gen = ctx.logs.follow(t.namespace, t.name, container, timestamps=timestamps,
-                              tail=tail, since_seconds=since)
+    if lo.follow:
+        gen = ctx.logs.follow(t.namespace, t.name, container, timestamps=lo.timestamps,
+                              tail=lo.tail, since_seconds=lo.since_seconds)
         return StreamingResponse(gen, media_type="text/plain")
-    data = ctx.logs.read(t.namespace, t.name, container, previous=q.get("previous") == "true",
-                         timestamps=timestamps, tail=tail, since_seconds=since,
-                         limit_bytes=limit)
+    data = ctx.logs.read(t.namespace, t.name, container, previous=lo.previous,
+                         timestamps=lo.timestamps, tail=lo.tail, since_seconds=lo.since_seconds,
+                         limit_bytes=lo.limit_bytes)
     return Response(data, media_type="text/plain")

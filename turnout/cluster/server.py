@@ -31,9 +31,8 @@ from turnout.controllers.pods import ApiKubeletClient, KubeletLogs, PodControlle
 from turnout.controllers.replicaset import ReplicaSetController
 from turnout.controllers.volumes import CertgenStandIn, VolumeBinder
 from turnout.demo import catalog as demo_catalog
-from turnout.kube.resources import ISTIO_NET, Registry
+from turnout.kube.resources import Registry
 from turnout.mesh import proxy_env
-from turnout.mesh import validation as mesh_validation
 from turnout.mesh.mesh import Mesh
 from turnout.mesh.snapshot import MeshSettings
 from turnout.rollout import controllers as rollout_controllers
@@ -41,18 +40,12 @@ from turnout.rollout.metrics import Arm
 from turnout.runtime.catalog import Catalog
 from turnout.runtime.exec import KubeletHost
 from turnout.runtime.kubelet import Kubelet
-from turnout.store import objects as objects_mod
 from turnout.store.db import Event, Store
 from turnout.store.objects import Objects
 from turnout.telemetry.service import Telemetry
 from turnout.types import Obj
 from turnout.web.app import WebContext
 from turnout.web.app import make_app as make_web_app
-
-objects_mod.EXTRA_VALIDATORS.update({
-    f"virtualservices.{ISTIO_NET}": (mesh_validation.validate_virtual_service,),
-    f"destinationrules.{ISTIO_NET}": (mesh_validation.validate_destination_rule,),
-})
 
 log = logging.getLogger("turnout")
 

@@ -6,6 +6,7 @@ Python client expect, so they print `Error from server (Reason): message`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,10 @@ class Cause:
     reason: str = "FieldValueInvalid"
 
     def to_json(self) -> Obj:
-        return {"reason": self.reason, "message": self.message, "field": self.field}
+        out: Obj = {"reason": self.reason, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
 
 
 @dataclass
@@ -36,6 +40,8 @@ class ApiError(Exception):
     group: str = ""
     causes: list[Cause] = field(default_factory=list)
     retry_after: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Status.metadata (a fresh `continue` token on an expired one)."""
 
     def __str__(self) -> str:
         return self.message
@@ -55,15 +61,28 @@ class ApiError(Exception):
         out: Obj = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.metadata),
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
+        if self.reason:
+            out["reason"] = self.reason
         if details:
             out["details"] = details
+        out["code"] = self.code
         return out
+
+    def body(self) -> bytes:
+        """The response body, byte for byte as kube-apiserver writes it."""
+        return encode(self.status())
+
+
+def encode(obj: object) -> bytes:
+    """JSON as Go's encoding/json writes it: compact, UTF-8, `<`, `>`, `&` escaped, then a
+    newline (the Python client's e2e tests compare whole error bodies)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (text + "\n").encode()
 
 
 def _qualified(plural: str, group: str) -> str:
@@ -122,3 +141,13 @@ def unsupported_media_type(content_type: str) -> ApiError:
                     f'include: application/json-patch+json, application/merge-patch+json, '
                     f'application/apply-patch+yaml, application/strategic-merge-patch+json '
                     f'(got "{content_type}")')
+
+
+def invalid_param(name: str, value: str, why: str) -> ApiError:
+    """400 for a query parameter that does not parse, worded like the server's decoder errors
+    for resourceVersion (`field: Invalid value: "x": why`), so the message names the field."""
+    return bad_request(f"{name}: Invalid value: {json.dumps(value)}: {why}")
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")

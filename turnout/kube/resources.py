@@ -7,7 +7,7 @@ a kind added in one place is served everywhere.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from turnout.types import Obj
 
@@ -167,6 +167,10 @@ BUILTIN: tuple[ResourceType, ...] = (
         "mutatingwebhookconfigurations", False),
     _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
         False, "crd crds", "api-extensions", "status"),
+    # stored like any object turnout does not act on (no aggregated API servers run here);
+    # kube-aggregator's schema is not in the data file, so it is served like a custom kind
+    replace(_rt("apiregistration.k8s.io", "v1", "APIService", "apiservices", False, "",
+                "api-extensions", "status"), builtin=False),
     _rt("coordination.k8s.io", "v1", "Lease", "leases"),
     _rt("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, "sc"),
     _rt("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, "pc"),

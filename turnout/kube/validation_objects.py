@@ -176,6 +176,10 @@ def validate_configmap(obj: Obj) -> list[Cause]:
         out += _msgs(f"binaryData[{k}]", k, is_config_map_key(k))
         if k in data:
             out.append(invalid_value(f"data[{k}]", k, "duplicate of key present in binaryData"))
+    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in data.items()) + sum(
+        len(str(k).encode()) + _decoded_len(v) for k, v in binary.items())
+    if size > MAX_SECRET_SIZE:
+        out.append(too_long("[]", MAX_SECRET_SIZE))  # the real server names no field: "[]"
     return out
 
 

@@ -104,7 +104,15 @@ def interval(spec: Obj) -> float:
 
 
 def provider(spec: Obj, default: str = "istio") -> str:
-    name = str(spec.get("provider") or default)
+    """`spec.provider`, else the mesh provider Flagger was installed with.
+
+    A cluster runs one Flagger per provider (`-mesh-provider`, Helm `meshProvider`); turnout runs
+    one for all, so a Canary naming no provider gets `nginx` when it has an `ingressRef` (only an
+    ingress provider reads it, and Flagger's nginx install is how such Canaries are run), else
+    ``default``.
+    """
+    name = str(spec.get("provider") or (
+        "nginx" if (spec.get("ingressRef") or {}).get("name") else default))
     if name not in PROVIDERS:
         raise SpecError("spec.provider", f"unsupported provider {name!r} (turnout supports "
                                          f"{', '.join(PROVIDERS)})")

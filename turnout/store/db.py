@@ -192,6 +192,44 @@ class Store:
                 raise errors.gone(f"too old resource version: {rv} ({self._oldest})")
             return [e for e in self._log if e.rv > rv]
 
+    @property
+    def oldest_resource_version(self) -> int:
+        """Watches and snapshots from versions older than this get 410 Gone."""
+        return self._oldest
+
+    def snapshot(self, key: str, namespace: str | None, rv: int) -> builtins.list[Obj] | None:
+        """The objects of `key` as they were at `rv` (read-only, in list order), rebuilt from
+        the event log; None when the log no longer reaches back to `rv`."""
+        with self._lock:
+            if rv < self._oldest:
+                return None
+            if rv >= self._rv:
+                return builtins.list(self.iter(key, namespace))
+            current = {(k[1], k[2]): o for k, o in self._objects.items()
+                       if k[0] == key and (namespace is None or k[1] == namespace)}
+            before: dict[tuple[str, str], Event] = {}
+            after: dict[tuple[str, str], Event] = {}
+            for ev in self._log:
+                if ev.key != key or (namespace is not None and ev.namespace != namespace):
+                    continue
+                ident = (ev.namespace, ev.name)
+                if ev.rv <= rv:
+                    before[ident] = ev
+                elif ident not in after:
+                    after[ident] = ev
+            for ident, first in after.items():
+                prior = before.get(ident)
+                if prior is not None:
+                    if prior.type == "DELETED":
+                        current.pop(ident, None)
+                    else:
+                        current[ident] = prior.obj
+                elif first.type == "ADDED":
+                    current.pop(ident, None)
+                else:
+                    return None  # changed after rv, its state at rv is older than the log
+        return [current[i] for i in sorted(current)]
+
     async def watch(self, since_rv: int) -> AsyncIterator[Event]:
         """Every event after `since_rv`, forever (the caller filters and stops)."""
         last = since_rv

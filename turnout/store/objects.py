@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from turnout.kube import defaults, errors, patch, selectors, validation
+from turnout.kube import defaults, errors, patch, selectors
 from turnout.kube.resources import Registry, ResourceType
+from turnout.store import ownership
+from turnout.store.admission import Admission
 from turnout.store.db import Store
 from turnout.types import Obj
 
@@ -74,10 +76,12 @@ class DeleteOptions:
 
 class Objects:
     def __init__(self, store: Store, registry: Registry,
-                 service_network: ipaddress.IPv4Network | ipaddress.IPv6Network = SERVICE_NET
-                 ) -> None:
+                 service_network: ipaddress.IPv4Network | ipaddress.IPv6Network = SERVICE_NET,
+                 admission: Admission | None = None) -> None:
         self.store = store
         self.registry = registry
+        self.admission = admission if admission is not None else Admission()
+        """The one admission chain of this store: every write, whoever makes it."""
         self.service_network = service_network
         self.on_crd_change: list[Callable[[], None]] = []
         for crd in store.iter("customresourcedefinitions.apiextensions.k8s.io"):
@@ -108,7 +112,10 @@ class Objects:
     # --- create ---------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False,
-               strict: bool = False, version: str = "") -> Obj:
+               strict: bool = False, version: str = "", manager: str | None = None,
+               applied: bool = False) -> Obj:
+        """`manager` names the field manager of an API write; `applied`: the body is the
+        result of a server-side apply and carries its managedFields."""
         obj = self._check_body(rt, body, version)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -148,6 +155,8 @@ class Objects:
         self._validate(rt, obj, strict=False)
         if rt.key == "customresourcedefinitions.apiextensions.k8s.io":
             _crd_status(obj)
+        if not applied:
+            ownership.record(rt, None, obj, manager, version)
         if dry_run:
             return _as_version(obj, rt, version)
         stored = self.store.create(rt.key, obj)
@@ -158,7 +167,7 @@ class Objects:
 
     def update(self, rt: ResourceType, namespace: str, name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False, strict: bool = False,
-               version: str = "") -> Obj:
+               version: str = "", manager: str | None = None) -> Obj:
         obj = self._check_body(rt, body, version)
         meta = obj.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
@@ -173,10 +182,11 @@ class Objects:
             raise errors.not_found(rt.plural, rt.group, name)
         return self._replace(rt, old, obj, subresource=subresource, dry_run=dry_run,
                              strict=strict, expect_rv=meta.get("resourceVersion"),
-                             version=version)
+                             version=version, manager=manager)
 
     def _replace(self, rt: ResourceType, old: Obj, obj: Obj, *, subresource: str,
-                 dry_run: bool, strict: bool, expect_rv: str | None, version: str) -> Obj:
+                 dry_run: bool, strict: bool, expect_rv: str | None, version: str,
+                 manager: str | None = None, applied: bool = False) -> Obj:
         if subresource == "status":
             new = copy.deepcopy(old)
             new["status"] = obj.get("status", {})
@@ -205,7 +215,13 @@ class Objects:
         self._validate(rt, obj, strict=False, old=old)
         if rt.key == "customresourcedefinitions.apiextensions.k8s.io":
             _crd_status(obj)
-        if _same(old, obj):
+        if not applied:
+            ownership.record(rt, old, obj, manager, version, subresource)
+        if expect_rv and expect_rv != ometa.get("resourceVersion"):
+            raise errors.conflict(rt.plural, rt.group, ometa["name"],
+                                  "the object has been modified; please apply your changes to "
+                                  "the latest version and try again")
+        if _same(old, obj) and meta.get("managedFields") == ometa.get("managedFields"):
             return _as_version(old, rt, version)
         if dry_run:
             return _as_version(obj, rt, version)
@@ -220,16 +236,17 @@ class Objects:
 
     def patch(self, rt: ResourceType, namespace: str, name: str, content_type: str, body: Any,
               *, subresource: str = "", dry_run: bool = False, strict: bool = False,
-              version: str = "", force: bool = False) -> Obj:
+              version: str = "", force: bool = False, manager: str | None = None) -> Obj:
         ptype = PATCH_TYPES.get(content_type.split(";")[0].strip())
         if ptype is None:
             raise errors.unsupported_media_type(content_type)
         ns = namespace if rt.namespaced else ""
         old = self.store.get(rt.key, ns, name)
+        if ptype == "apply":
+            return self._apply(rt, namespace, name, old, body, subresource=subresource,
+                               dry_run=dry_run, strict=strict, version=version, force=force,
+                               manager=manager or "unknown")
         if old is None:
-            if ptype == "apply" and isinstance(body, dict):
-                return self.create(rt, namespace, body, dry_run=dry_run, strict=strict,
-                                   version=version)
             raise errors.not_found(rt.plural, rt.group, name)
         if ptype == "strategic" and not rt.builtin:
             raise errors.unsupported_media_type(content_type)
@@ -249,6 +266,12 @@ class Objects:
         if not isinstance(new, dict):
             raise errors.bad_request("patch result is not an object")
         new.setdefault("metadata", {})
+        if not isinstance(new["metadata"], dict):
+            raise errors.bad_request("metadata: must be an object")
+        if new["metadata"].get("name", name) != name:
+            raise errors.bad_request("the name of the object "
+                                     f"({new['metadata'].get('name')}) does not match the name "
+                                     f"on the URL ({name})")
         new["metadata"]["name"] = name
         if rt.namespaced:
             new["metadata"]["namespace"] = namespace
@@ -256,7 +279,38 @@ class Objects:
         if isinstance(body, dict):
             expect = (body.get("metadata") or {}).get("resourceVersion")
         return self._replace(rt, old, new, subresource=subresource, dry_run=dry_run,
-                             strict=strict, expect_rv=expect, version=version)
+                             strict=strict, expect_rv=expect, version=version, manager=manager)
+
+    def _apply(self, rt: ResourceType, namespace: str, name: str, old: Obj | None, body: Any,
+               *, subresource: str, dry_run: bool, strict: bool, version: str, force: bool,
+               manager: str) -> Obj:
+        """Server-side apply (`application/apply-patch+yaml`)."""
+        config = ownership.check_config(rt, body, version)
+        cname = (config.get("metadata") or {}).get("name")
+        if cname is not None and cname != name:
+            raise errors.bad_request(f"the name of the object ({cname}) does not match the "
+                                     f"name on the URL ({name})")
+        if subresource not in ("", "status"):
+            raise errors.method_not_allowed(f"subresource {subresource} cannot be applied")
+        if old is None:
+            if subresource:
+                raise errors.not_found(rt.plural, rt.group, name)
+            new = ownership.apply(rt, None, config, manager, version, force=force)
+            new["metadata"]["name"] = name
+            return self.create(rt, namespace, new, dry_run=dry_run, strict=strict,
+                               version=version, applied=True)
+        live = _as_version(copy.deepcopy(old), rt, version)
+        new = ownership.apply(rt, live, config, manager, version, force=force,
+                              subresource=subresource)
+        new["metadata"]["name"] = name
+        if rt.namespaced:
+            new["metadata"]["namespace"] = namespace
+        if subresource == "status":
+            new["metadata"] = {**old["metadata"],
+                               "managedFields": new["metadata"].get("managedFields", [])}
+        expect = (config.get("metadata") or {}).get("resourceVersion")
+        return self._replace(rt, old, new, subresource=subresource, dry_run=dry_run,
+                             strict=strict, expect_rv=expect, version=version, applied=True)
 
     # --- scale ----------------------------------------------------------------------------------
 
@@ -387,14 +441,7 @@ class Objects:
 
     def _validate(self, rt: ResourceType, obj: Obj, *, strict: bool,
                   old: Obj | None = None) -> None:
-        if rt.builtin:
-            err = validation.decode_errors(obj, rt.group, rt.kind, strict)
-            if err is not None:
-                raise err
-        causes = validation.validate(obj, rt.group, rt.kind, strict=strict, old=old)
-        causes += [c for check in EXTRA_VALIDATORS.get(rt.key, ()) for c in check(obj)]
-        if causes:
-            raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
+        self.admission.validate(rt, obj, strict=strict, old=old)
 
     def _allocate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         if rt.key != "services":
@@ -478,10 +525,6 @@ class Objects:
                                       o["metadata"]["name"])
             for cb in self.on_crd_change:
                 cb()
-
-
-EXTRA_VALIDATORS: dict[str, tuple[Callable[[Obj], list[errors.Cause]], ...]] = {}
-"""Per-kind validators registered by higher packages (e.g. the mesh validates Istio kinds)."""
 
 
 def _has_generation(rt: ResourceType) -> bool:
