@@ -74,7 +74,7 @@ spec:
 """
 
 
-def logs(cluster: RunningCluster, pod: str, tail: int = 12) -> str:
+def logs(cluster: RunningCluster, pod: str, tail: int = 20) -> str:
     r = cluster.kubectl("logs", pod, "-n", NS, f"--tail={tail}", check=False)
     return r.stdout if r.returncode == 0 else ""
 
@@ -90,8 +90,9 @@ def vol(cluster: RunningCluster) -> RunningCluster:
     cluster.kubectl("create", "namespace", NS)
     cluster.kubectl("apply", "-f", "-", input=config("blue"))
     cluster.kubectl("apply", "-f", "-", input=APP)
-    cluster.wait_for(lambda: "color=blue" in logs(cluster, "reader"), timeout=60,
-                     what="the app to read its mounted config")
+    cluster.wait_for(lambda: "color=blue" in logs(cluster, "reader")
+                     and f"web.{NS}.svc.cluster.local" in logs(cluster, "reader"), timeout=60,
+                     what="the app to read its mounted config and resolve a Service")
     return cluster
 
 

@@ -61,7 +61,7 @@ async def test_config_map_file_at_mount_path_follows_updates(nskubelet: Kubelet,
         {"name": "cfg", "mountPath": "/etc/config"},
         {"name": "sec", "mountPath": "/etc/secret"}]
     await nskubelet.sync_pod(pod)
-    await client.wait_for(lambda: "color=blue" in log_of(nskubelet, "cm"))
+    await client.wait_for(lambda: "Read-only file system" in log_of(nskubelet, "cm"))
     text = log_of(nskubelet, "cm")
     assert "hunter2" in text and "-r--------" in text and "Read-only file system" in text
     assert not Path("/etc/config/app.properties").exists()  # only the pod sees it
@@ -144,3 +144,22 @@ async def test_without_mount_namespaces_a_pod_with_volumes_fails_and_says_why(
                               == "Succeeded")
     finally:
         await k.shutdown(grace=0.5)
+
+
+async def test_the_state_dirs_token_is_masked_in_the_pod(nskubelet: Kubelet,
+                                                         client: FakeClient) -> None:
+    token = nskubelet.state_dir / "token"
+    token.write_text("the-api-token")
+    link = nskubelet.state_dir / "innocent"
+    link.symlink_to(nskubelet.state_dir)
+    await nskubelet.sync_pod(make_pod("sneak", [{
+        "name": "c", "image": "busybox", "restartPolicy": "Never",
+        "command": ["sh", "-c", f"echo [$(cat {token})]"]}], restartPolicy="Never"))
+    await client.wait_for(lambda: "[" in log_of(nskubelet, "sneak"))
+    assert log_of(nskubelet, "sneak") == "[]\n"
+    pod = make_pod("via-link", [{"name": "c", "image": "busybox", "command": ["true"],
+                                 "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
+                   volumes=[{"name": "s", "hostPath": {"path": f"{link}/../innocent"}}])
+    pod["spec"]["volumes"][0]["hostPath"]["path"] = str(link)
+    await nskubelet.sync_pod(pod)
+    await client.wait_for(lambda: client.status("default", "via-link").get("phase") == "Failed")

@@ -25,6 +25,10 @@ from turnout.types import Obj
 
 log = logging.getLogger(__name__)
 ETC_HOSTS = "/etc/hosts"
+SECRET_FILES = ("token", "kubeconfig", "*.key", "*.db", "*.db-wal", "*.db-shm", "*.duckdb",
+                "*.duckdb.wal")
+"""Files of the state directory a pod must not read (its API token, keys and databases): in a
+pod's mount namespace each is covered by an empty read-only file."""
 counters = {"mountpoint_cleanup_failed": 0, "hosts_write_failed": 0}
 """Failures that are logged and otherwise ignored (a leftover empty directory, a stale hosts
 file until the next sync)."""
@@ -138,6 +142,10 @@ class PodVolumes:
             path.mkdir(parents=True, exist_ok=True)
         elif b.kind == "host":
             path = Path(b.path)
+            real = os.path.realpath(path)
+            if volumes.overlaps(real, os.path.realpath(self.state_dir)):
+                volumes.backing({"name": b.name, "hostPath": {"path": str(self.state_dir)}}, i,
+                                str(self.state_dir))  # raises the refusal, naming the field
             _check_host_path(path, b.host_type, i)
         elif b.kind == "claim":
             path = self._claim_dir(b.path)
@@ -198,7 +206,17 @@ class PodVolumes:
             self.points.ensure(point, not source.is_dir(), self.owner)
             done.append(m)
             out.append({"source": m.source, "target": m.target, "ro": m.read_only})
+        out += self._masks()
         return mountns.wrap(argv, out, container.get("workingDir") or cwd)
+
+    def _masks(self) -> list[dict[str, object]]:
+        empty = self.dir.parent / "masked"
+        if not empty.exists():
+            empty.parent.mkdir(parents=True, exist_ok=True)
+            empty.touch(mode=0o400)
+        found = sorted({p for pattern in SECRET_FILES for p in self.state_dir.glob(pattern)
+                        if p.is_file() and not p.is_symlink()})
+        return [{"source": str(empty), "target": str(p), "ro": True} for p in found]
 
     def write_hosts(self, text: str) -> None:
         try:
