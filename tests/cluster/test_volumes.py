@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.conftest import RunningCluster, kubectl_binaries
+from tests.conftest import RunningCluster, kubectl_binaries, start_cluster, stop_cluster
 from turnout.runtime import mountns
 
 pytestmark = [pytest.mark.cluster,
@@ -173,3 +173,28 @@ def test_pvc_outlives_its_pod_and_sub_path_mounts_one_file(vol: RunningCluster) 
     vol.kubectl("apply", "-f", "-", input=writer("w2", "cat /data/f; ls /scratch | wc -l"))
     vol.wait_for(lambda: phase(vol, "w2") == "Succeeded", timeout=30, what="w2 to finish")
     assert logs(vol, "w2").split() == ["kept", "0"]
+
+
+def test_without_mount_namespaces_volumes_fail_loudly_and_python_still_resolves(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    c = start_cluster(tmp_path_factory.mktemp("nons") / "state",
+                      extra_env={mountns.DISABLE_ENV: "0"})
+    try:
+        c.kubectl("create", "namespace", NS)
+        c.kubectl("apply", "-f", "-", input=config("blue") + "---" + APP)
+        c.kubectl("apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "py", "namespace": NS},
+            "spec": {"restartPolicy": "Never", "containers": [{
+                "name": "c", "image": "python:3.11",
+                "command": ["python", "-c", "import socket; print(socket.gethostbyname('web'))"]
+            }]}}))
+        c.wait_for(lambda: phase(c, "reader") == "Failed", timeout=30, what="reader to fail")
+        message = c.kubectl("get", "pod", "reader", "-n", NS, "-o",
+                            "jsonpath={.status.reason}: {.status.message}").stdout
+        assert message.startswith("FailedMount: ") and "private mount namespace" in message
+        assert "TURNOUT_MOUNT_NAMESPACES=0" in message
+        c.wait_for(lambda: phase(c, "py") == "Succeeded", timeout=30, what="py to finish")
+        ip = c.kubectl("get", "svc", "web", "-n", NS, "-o", "jsonpath={.spec.clusterIP}").stdout
+        assert logs(c, "py").strip() == ip
+    finally:
+        stop_cluster(c)

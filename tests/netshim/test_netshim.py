@@ -27,11 +27,13 @@ def test_python_in_a_pod_resolves_service_names(tmp_path: Path) -> None:
     code = ("import socket;"
             "print(socket.getaddrinfo('db.database.svc.cluster.local', 5432)[0][4][0]);"
             "print(socket.getaddrinfo('db', 5432)[0][4][0]);"
-            "print(socket.getaddrinfo('127.0.0.1', 1)[0][4][0])")
+            "print(socket.getaddrinfo('127.0.0.1', 1)[0][4][0]);"
+            "print(socket.gethostbyname('db'));"
+            "print(socket.gethostbyname_ex('db.database')[2][0])")
     env = {**os.environ, **netshim.pod_env(hosts, "database")}
     out = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True,
                          check=True).stdout.split()
-    assert out == ["127.96.0.9", "127.96.0.9", "127.0.0.1"]
+    assert out == ["127.96.0.9", "127.96.0.9", "127.0.0.1", "127.96.0.9", "127.96.0.9"]
     env = {**os.environ, **netshim.pod_env(hosts, "other")}
     r = subprocess.run([sys.executable, "-c", "import socket; socket.getaddrinfo('db', 1)"],
                        env=env, text=True, capture_output=True)

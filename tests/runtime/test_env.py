@@ -25,6 +25,8 @@ def lookup(key: str, namespace: str, name: str) -> Obj | None:
 @pytest.mark.parametrize(("text", "expected"), [
     ("$(A)-$(B)", "1-2"),
     ("$$(A)", "$(A)"),
+    ("echo $$HOME $$$$", "echo $HOME $$"),
+    ("$$", "$"),
     ("$$$(A)", "$1"),
     ("$(MISSING)", "$(MISSING)"),
     ("$(A", "$(A"),

@@ -41,4 +41,17 @@ def _getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     return _real_getaddrinfo(_lookup(host) or host, *args, **kwargs)
 
 
+def _gethostbyname(host: Any) -> Any:
+    return _real_gethostbyname(_lookup(host) or host)
+
+
+def _gethostbyname_ex(host: Any) -> Any:
+    found = _lookup(host)
+    return (host, [], [found]) if found else _real_gethostbyname_ex(host)
+
+
+_real_gethostbyname = socket.gethostbyname
+_real_gethostbyname_ex = socket.gethostbyname_ex
 socket.getaddrinfo = _getaddrinfo
+socket.gethostbyname = _gethostbyname
+socket.gethostbyname_ex = _gethostbyname_ex
