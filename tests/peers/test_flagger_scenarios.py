@@ -46,7 +46,7 @@ MINIMUM: dict[tuple[str, str], int] = {
     ("kubernetes", "test-deployment.sh"): 2,  # of 2
     ("kubernetes", "test-daemonset.sh"): 0,  # of 3: DaemonSet targets not supported yet
     ("kubernetes", "test-hpa.sh"): 4,  # of 4
-    ("istio", "test-canary.sh"): 3,  # of 8: stops at the B/G part (gRPC health probe)
+    ("istio", "test-canary.sh"): 8,  # of 8
     ("istio", "test-skip-analysis.sh"): 3,  # of 3
     ("istio", "test-delegation.sh"): 2,  # of 2
     ("istio", "test-session-affinity.sh"): 1,  # of 2: verified by a Go program (go run)
