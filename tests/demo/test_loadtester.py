@@ -135,13 +135,29 @@ def test_hey_goes_through_the_pod_proxy_with_headers(tmp_path: Path) -> None:
         env = {**base_env(new_ip()), "HTTP_PROXY": f"http://{ip}:{proxy.port}",
                "http_proxy": f"http://{ip}:{proxy.port}"}
         out = subprocess.run([HEY, "-n", "4", "-c", "2", "-H", "Cookie: type=insider",
-                              "-host", "app.example.com", "http://podinfo.test:9898/"],
+                              "http://podinfo.test:9898/"],
                              env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert "[200]\t4 responses" in out.stdout
     assert [s.path for s in proxy.seen] == ["http://podinfo.test:9898/"] * 4
-    assert proxy.seen[0].headers["host"] == "app.example.com"
     assert proxy.seen[0].headers["cookie"] == "type=insider"
+
+
+def test_hey_with_a_host_override_goes_straight_to_the_address(tmp_path: Path) -> None:
+    """A proxy would replace Host with the URL's host (absolute-form), so `-host` bypasses it,
+    as an ingress controller's Service is reached by address on a cluster."""
+    ip, proxy_ip = new_ip(), new_ip()
+    with Capture(ip, {"/": {"ok": True}}).running() as target, \
+            Capture(proxy_ip, {"/": {}}).running() as proxy:
+        env = {**base_env(new_ip()), "HTTP_PROXY": f"http://{proxy_ip}:{proxy.port}",
+               "http_proxy": f"http://{proxy_ip}:{proxy.port}"}
+        out = subprocess.run([HEY, "-n", "3", "-c", "1", "-host", "app.example.com",
+                              f"http://{ip}:{target.port}/"],
+                             env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "[200]\t3 responses" in out.stdout
+    assert proxy.seen == []
+    assert [s.headers["host"] for s in target.seen] == ["app.example.com"] * 3
 
 
 def test_hey_duration_rate_and_sigterm(tmp_path: Path) -> None:
