@@ -65,11 +65,11 @@ def test_changed_image_restarts_the_container(life: RunningCluster) -> None:
         name = f"bare-{i}"
         apply(life, pod(name, [{"name": "app", "image": "busybox:1.36",
                                 "command": ["sleep", "600"]}]), binary)
-        life.wait_for(lambda n=name: pod_row(life, n)[1:4] == ["1/1", "Running", "0"],  # type: ignore[misc]
+        life.wait_for(lambda n=name: pod_row(life, n)[1:4] == ["1/1", "Running", "0"],
                       timeout=30, what=f"{name} running")
         life.kubectl("set", "image", f"pod/{name}", "app=busybox:1.37", "-n", NS,
                      binary=binary)
-        life.wait_for(lambda n=name: pod_row(life, n)[1:4] == ["1/1", "Running", "1"],  # type: ignore[misc]
+        life.wait_for(lambda n=name: pod_row(life, n)[1:4] == ["1/1", "Running", "1"],
                       timeout=30, what=f"{name} restarted once")
         image = life.kubectl("get", "pod", name, "-n", NS, "-o",
                              "jsonpath={.status.containerStatuses[0].image}").stdout
@@ -97,7 +97,7 @@ def test_hooks_and_dollar_escapes(life: RunningCluster, tmp_path: Path) -> None:
     assert (out / "pre").read_text() == "pre\n"
 
 
-DEPLOY = {
+DEPLOY: dict[str, object] = {
     "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fg", "namespace": NS},
     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "fg"}}, "template": {
         "metadata": {"labels": {"app": "fg"}},

@@ -100,7 +100,7 @@ def test_app_reads_mounted_config_and_sees_updates(vol: RunningCluster) -> None:
     for i, binary in enumerate(kubectl_binaries()):
         color = f"green{i}"
         vol.kubectl("apply", "-f", "-", input=config(color), binary=binary)
-        vol.wait_for(lambda c=color: f"color={c}" in logs(vol, "reader", tail=6),  # type: ignore[misc]
+        vol.wait_for(lambda c=color: f"color={c}" in logs(vol, "reader"),
                      timeout=15, what=f"the file to say color={color} ({binary})")
 
 
