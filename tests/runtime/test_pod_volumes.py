@@ -163,3 +163,17 @@ async def test_the_state_dirs_token_is_masked_in_the_pod(nskubelet: Kubelet,
     pod["spec"]["volumes"][0]["hostPath"]["path"] = str(link)
     await nskubelet.sync_pod(pod)
     await client.wait_for(lambda: client.status("default", "via-link").get("phase") == "Failed")
+
+
+async def test_a_script_from_a_config_map_runs_as_the_command(nskubelet: Kubelet,
+                                                              client: FakeClient) -> None:
+    client.put("configmaps", {"metadata": {"name": "scripts", "namespace": "default"},
+                              "data": {"run.sh": "#!/bin/sh\necho from the script $1\n"}})
+    await nskubelet.sync_pod(make_pod("script", [{
+        "name": "c", "image": "busybox", "command": ["/scripts/run.sh"], "args": ["ok"],
+        "volumeMounts": [{"name": "s", "mountPath": "/scripts"}]}],
+        restartPolicy="Never",
+        volumes=[{"name": "s", "configMap": {"name": "scripts", "defaultMode": 0o755}}]))
+    await client.wait_for(lambda: client.status("default", "script").get("phase")
+                          == "Succeeded")
+    assert log_of(nskubelet, "script", "c") == "from the script ok\n"

@@ -192,12 +192,16 @@ class Catalog:
     def find(self, image: str) -> Entry | None:
         return next((e for e in self.entries() if e.matches(image)), None)
 
-    def check(self, image: str, command: list[str] | None) -> dict[str, str]:
-        """The "pull" step: the entry's env if the image can run, else ImageError."""
+    def check(self, image: str, command: list[str] | None, mounted: Sequence[str] = ()
+              ) -> dict[str, str]:
+        """The "pull" step: the entry's env if the image can run, else ImageError.
+
+        ``mounted``: the container's mount paths; a program under one (a script from a
+        ConfigMap) exists only in the container's own view, so it is not looked for here."""
         entry = self.find(image)
         if entry is not None:
             return dict(entry.env)
-        if command and _which(command[0], None):
+        if command and _which(command[0], None, mounted):
             return {}
         raise ImageError(self.missing_message(image, command, None))
 
@@ -207,11 +211,12 @@ class Catalog:
         command: list[str] | None,
         args: list[str] | None,
         path_env: str | None = None,
+        mounted: Sequence[str] = (),
     ) -> Launch:
         """The argv for a container with Kubernetes command/args semantics, or ImageError."""
         entry = self.find(image)
         if entry is None:
-            if command and _which(command[0], path_env):
+            if command and _which(command[0], path_env, mounted):
                 return Launch([*command, *(args or [])], {}, None, "host command")
             raise ImageError(self.missing_message(image, command, args))
         entrypoint = list(command) if command is not None else list(entry.entrypoint)
@@ -224,7 +229,7 @@ class Catalog:
             argv = argv_in
             if not argv:
                 raise ImageError(f'image "{image}": no command to run (set command or args)')
-            if not _which(argv[0], path_env):
+            if not _which(argv[0], path_env, mounted):
                 raise ImageError(
                     f'image "{image}" runs its command on this host, but "{argv[0]}" was not '
                     f"found on PATH; install it or add a catalog entry. "
@@ -260,7 +265,9 @@ class Catalog:
         )
 
 
-def _which(program: str, path_env: str | None) -> bool:
+def _which(program: str, path_env: str | None, mounted: Sequence[str] = ()) -> bool:
+    if program.startswith("/") and any(program.startswith(m.rstrip("/") + "/") for m in mounted):
+        return True
     if "/" in program:
         return os.access(program, os.X_OK) and Path(program).is_file()
     return shutil.which(program, path=path_env) is not None

@@ -300,7 +300,7 @@ class PodWorker(LifecycleMixin):
             if first_pull:
                 await self._event("Normal", "Pulling", f'Pulling image "{image}"', name, init)
             try:
-                image_env = self.ctx.catalog.check(image, c.get("command"))
+                image_env = self.ctx.catalog.check(image, c.get("command"), _mounted(c))
             except ImageError as e:
                 await self._image_failed(rec, image, str(e), delay, init)
                 continue
@@ -310,7 +310,7 @@ class PodWorker(LifecycleMixin):
                 base = {**self._base_env(), **image_env}
                 resolved = env.resolve_env(c, self.pod, facts, self.ctx.client.get_object, base)
                 command, args = env.command_line(c, resolved)
-                launch = self.ctx.catalog.resolve(image, command, args)
+                launch = self.ctx.catalog.resolve(image, command, args, mounted=_mounted(c))
             except ImageError as e:
                 await self._image_failed(rec, image, str(e), delay, init)
                 continue
@@ -460,3 +460,9 @@ class PodWorker(LifecycleMixin):
         path = self.ctx.log_dir(self.namespace, self.name).parent / "root"
         path.mkdir(parents=True, exist_ok=True)
         return str(path)
+
+
+def _mounted(c: Obj) -> list[str]:
+    """The paths where a container sees its volumes."""
+    return [str(vm.get("mountPath") or "") for vm in c.get("volumeMounts") or ()
+            if vm.get("mountPath")]
