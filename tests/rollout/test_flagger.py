@@ -294,3 +294,16 @@ def test_selector_without_flagger_labels_is_refused() -> None:
     msg = status(o)["conditions"][0]["message"]
     assert msg.startswith("spec.targetRef: Deployment advertisements: "
                           "spec.selector.matchLabels must contain one of app, name")
+
+
+def test_an_ab_test_is_judged_by_its_metrics_not_by_comparing_its_arms() -> None:
+    """A/B arms serve different users (a header picks them), so turnout's canary-versus-primary
+    verdict is not added: a canary 200 ms slower but under `request-duration` max is promoted,
+    as Flagger promotes it."""
+    o, ctl, _ = setup({"v1": BASE, "v2": lognormal(50.0, 0.2, extra_ms=200.0)},
+                      iterations=3, match=[{"headers": {"x-user": {"exact": "insider"}}}])
+    run_until(o, ctl, 0, "Initialized")
+    new_version(o)
+    run_until(o, ctl, 10, "Succeeded")
+    assert primary_image(o).endswith(":2.0")
+    assert not [e for e in events(o, NS) if e["reason"] == "CheckFailed"]

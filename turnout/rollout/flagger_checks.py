@@ -4,7 +4,8 @@ Why this exists: Flagger runs a Canary's `analysis.metrics` in order and stops a
 failure: `request-success-rate` and `request-duration` (here from turnout's own telemetry, on the
 canary alone, no data being a failed check), then each MetricTemplate through its provider. turnout
 adds its sequential canary-versus-primary verdict to the builtin checks when the primary served
-requests in the same window (blue/green load tests often hit only the canary). The controller
+requests in the same window (blue/green load tests often hit only the canary) and the split is
+random (not an A/B test's `match`, whose arms serve different users). The controller
 passes itself as the ``Context``.
 """
 
@@ -65,8 +66,11 @@ def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primar
         if g.outcome is Outcome.FAIL:
             return g
         gates.append(g)
-    if builtin and ctx.source.samples(n.namespace, arms.stable, since)[0]:
-        # turnout's addition to the builtin checks, when the primary served requests too
+    ab = bool(flagger.analysis(spec).get("match"))
+    if builtin and not ab and ctx.source.samples(n.namespace, arms.stable, since)[0]:
+        # turnout's addition to the builtin checks, when the primary served requests too; not
+        # for A/B tests, whose arms serve different users (a header or cookie picks them), so a
+        # difference between them says nothing about the release
         gates.append(metrics.verdict_gate(ctx.source, arms, since, ctx.thresholds))
     return metrics.combine(gates)
 
