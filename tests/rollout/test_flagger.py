@@ -307,3 +307,19 @@ def test_an_ab_test_is_judged_by_its_metrics_not_by_comparing_its_arms() -> None
     run_until(o, ctl, 10, "Succeeded")
     assert primary_image(o).endswith(":2.0")
     assert not [e for e in events(o, NS) if e["reason"] == "CheckFailed"]
+
+
+def test_reverting_a_failed_canary_to_the_primary_keeps_it_failed() -> None:
+    """Flagger's lifecycle scenario: after a rollback, setting the target back to the primary's
+    image starts nothing and leaves the Canary Failed; a new image starts a new analysis."""
+    o, ctl, _ = setup({"v1": BASE, "v2": lognormal(50.0, 0.2, extra_ms=200.0),
+                       "v3": BASE})
+    initialized(o, ctl)
+    new_version(o)
+    t = run_until(o, ctl, 10, "Failed")
+    new_version(o, "arapulido/ads-service:1.0", "v1")
+    t = run(o, ctl, t, t + 20)
+    assert status(o)["phase"] == "Failed"
+    assert primary_image(o).endswith(":1.0")
+    new_version(o, "arapulido/ads-service:3.0", "v3")
+    run_until(o, ctl, t, "Progressing", limit=t + 30)

@@ -430,6 +430,8 @@ def status(s: State, old: Obj, now_iso: str, observed: int, tick: Tick | None = 
     condition with reason = phase) plus the engine state under `turnout`."""
     tick = tick or Tick()
     phase = flagger_phase(s, tick.held)
+    if phase == "Initialized" and old.get("phase") == "Failed" and not s.canary:
+        phase = "Failed"  # reverted to the primary's spec: nothing new ran, Flagger stays Failed
     promoted = _PROMOTED.get(phase, "Unknown")
     prev = {c.get("type"): c for c in old.get("conditions") or []}.get("Promoted") or {}
     same = prev.get("status") == promoted and prev.get("reason") == phase
