@@ -82,16 +82,6 @@ spec:
       resources: {requests: {storage: 1Gi}}
 """
 
-PV = """
-apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: www-{i}}}
-spec:
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteOnce]
-  hostPath: {{path: {path}}}
-"""
-
 DAEMONSET = """
 apiVersion: apps/v1
 kind: DaemonSet
@@ -153,10 +143,7 @@ def test_create_job_from_cronjob(cluster: RunningCluster) -> None:
 
 
 def test_statefulset_ordered_creation_dns_and_reverse_update(cluster: RunningCluster) -> None:
-    for i in range(3):
-        path = cluster.state_dir.parent / f"pv-{i}"
-        path.mkdir(exist_ok=True)
-        cluster.kubectl("apply", "-f", "-", input=PV.format(i=i, path=path))
+    # no PersistentVolume is made by hand: the claims get volumes from the default StorageClass
     cluster.kubectl("apply", "-f", "-", input=STATEFULSET)
     cluster.kubectl("rollout", "status", "sts/web", "-n", "wk", "--timeout=90s", timeout=100)
     assert cluster.kubectl("get", "sts", "-n", "wk").stdout.splitlines()[1].split()[:2] == \
@@ -170,6 +157,8 @@ def test_statefulset_ordered_creation_dns_and_reverse_update(cluster: RunningClu
     assert sorted((c["metadata"]["name"], c["status"]["phase"])
                   for c in claims) == [
         ("www-web-0", "Bound"), ("www-web-1", "Bound"), ("www-web-2", "Bound")]
+    assert {c["spec"]["storageClassName"] for c in claims} == {"standard"}
+    assert all(c["spec"]["volumeName"] == f"pvc-{c['metadata']['uid']}" for c in claims)
     web0_ip = pods[0]["status"]["podIP"]
     cluster.wait_for(lambda: cluster.kubectl("logs", "web-2", "-n", "wk").stdout.strip()
                      == web0_ip, what="web-2 resolving web-0.nginx")

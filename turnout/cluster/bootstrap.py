@@ -5,7 +5,7 @@ Idempotent: run on every `up`; never overwrites what a user changed.
 
 from __future__ import annotations
 
-from turnout.kube import errors
+from turnout.kube import errors, provisioning
 from turnout.store.objects import Objects, now_iso
 from turnout.types import Obj
 
@@ -14,6 +14,9 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease",
 NODE_NAME = "turnout"
 GATEWAY_NODEPORT = 30003
 NGINX_NODEPORT = 32000
+
+
+SC = "storageclasses.storage.k8s.io"
 
 
 def node(host_ip: str = "127.0.0.1") -> Obj:
@@ -78,6 +81,10 @@ def bootstrap(objects: Objects, host_ip: str = "127.0.0.1") -> None:
     else:
         current["status"] = fresh["status"]
         objects.store.update("nodes", current)
+    sc_rt = reg.by_key(SC)
+    assert sc_rt
+    if objects.store.peek(SC, "", provisioning.DEFAULT_CLASS) is None:
+        objects.create(sc_rt, "", provisioning.default_storage_class())
     for svc in addon_services():
         meta = svc["metadata"]
         if objects.store.peek("services", meta["namespace"], meta["name"]) is None:

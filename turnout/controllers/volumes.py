@@ -1,5 +1,8 @@
 """PersistentVolumeClaims bind to matching PersistentVolumes, so `kubectl get pvc` says Bound.
 
+Claims of the default StorageClass (`standard`, as kind has) get a volume of their own once a pod
+uses them (:mod:`turnout.kube.provisioning`), and lose it with them (reclaim policy Delete).
+
 The lab applies a PV and a PVC and users expect to see them bound as on a real cluster: same
 storage class, enough capacity, compatible access modes, the smallest such volume wins. The
 kubelet backs a bound claim by a directory of the state dir named after its volume
@@ -12,9 +15,11 @@ import base64
 from collections.abc import Iterable
 
 from turnout.controllers.base import Controller, Key
+from turnout.kube import provisioning
 from turnout.store.db import Event
 from turnout.types import Obj
 
+SC = "storageclasses.storage.k8s.io"
 _UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
           "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 
@@ -48,25 +53,74 @@ class VolumeBinder(Controller):
 
     def keys_for(self, ev: Event) -> Iterable[Key]:
         if ev.key == "persistentvolumeclaims":
-            yield (ev.namespace, ev.name)
+            if ev.type == "DELETED":
+                yield ("", f"released:{ev.name}:{ev.namespace}")
+            else:
+                yield (ev.namespace, ev.name)
         elif ev.key == "persistentvolumes" and ev.type != "DELETED":
+            yield from self.all_keys()
+        elif ev.key == "pods" and ev.type != "DELETED":  # WaitForFirstConsumer claims
+            pod = self.store.get("pods", ev.namespace, ev.name)
+            for claim in provisioning.claims_used(pod or {}):
+                yield (ev.namespace, claim)
+        elif ev.key == SC:
             yield from self.all_keys()
 
     async def reconcile(self, key: Key) -> None:
         ns, name = key
+        if not ns and name.startswith("released:"):
+            self._reclaim()
+            return
         pvc = self.store.get("persistentvolumeclaims", ns, name)
         if pvc is None or (pvc.get("status") or {}).get("phase") == "Bound":
             return
+        spec = pvc.setdefault("spec", {})
+        if spec.get("storageClassName") is None:  # DefaultStorageClass admission
+            default = provisioning.default_class_name(list(self.store.iter(SC)))
+            if default is not None:
+                spec["storageClassName"] = default
+                pvc = self.store.update("persistentvolumeclaims", pvc)
         candidates = [pv for pv in self.store.iter("persistentvolumes") if fits(pv, pvc)]
         if pvc["spec"].get("volumeName"):
             candidates = [pv for pv in candidates
                           if pv["metadata"]["name"] == pvc["spec"]["volumeName"]]
         if not candidates:
+            self._provision(pvc)
             return
         pv = self.store.get("persistentvolumes", "",
                             min(candidates, key=lambda v: quantity(
                                 v["spec"].get("capacity", {}).get("storage")))["metadata"]["name"])
         assert pv is not None
+        self._bind(pv, pvc)
+
+    def _provision(self, pvc: Obj) -> None:
+        ns, name = pvc["metadata"]["namespace"], pvc["metadata"]["name"]
+        cls = str(pvc["spec"].get("storageClassName") or "")
+        sc = self.store.get(SC, "", cls) if cls else None
+        used = any(name in provisioning.claims_used(p) for p in self.store.iter("pods", ns))
+        if not provisioning.should_provision(pvc, sc, used):
+            return
+        assert sc is not None
+        pv = provisioning.volume_for(pvc, sc)
+        if self.store.get("persistentvolumes", "", pv["metadata"]["name"]) is None:
+            pv = self.store.create("persistentvolumes", pv)
+        else:
+            pv = self.store.get("persistentvolumes", "", pv["metadata"]["name"]) or pv
+        self._bind(pv, pvc)
+
+    def _reclaim(self) -> None:
+        """Provisioned volumes whose claim is gone, with reclaim policy Delete, go too."""
+        for pv in list(self.store.iter("persistentvolumes")):
+            ref = (pv.get("spec") or {}).get("claimRef") or {}
+            if not ref or pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete":
+                continue
+            claim = self.store.get("persistentvolumeclaims", str(ref.get("namespace") or ""),
+                                   str(ref.get("name") or ""))
+            if claim is None or claim["metadata"].get("uid") != ref.get("uid"):
+                self.store.delete("persistentvolumes", "", pv["metadata"]["name"])
+
+    def _bind(self, pv: Obj, pvc: Obj) -> None:
+        ns, name = pvc["metadata"]["namespace"], pvc["metadata"]["name"]
         pv["spec"]["claimRef"] = {"kind": "PersistentVolumeClaim", "namespace": ns,
                                   "name": name, "uid": pvc["metadata"]["uid"],
                                   "apiVersion": "v1"}
