@@ -3,6 +3,7 @@ marks workloads available at once, and object builders."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from turnout.kube.resources import Registry
@@ -27,7 +28,8 @@ def rt(o: Objects, key: str) -> Any:
 
 
 def settle(o: Objects) -> None:
-    """Every Deployment and ReplicaSet reports all its replicas up to date and available."""
+    """Every Deployment and ReplicaSet reports all its replicas up to date and available; every
+    DaemonSet its pod on the one node, a node without labels (no pod with a nodeSelector)."""
     for key in ("deployments.apps", "replicasets.apps"):
         for d in list(o.store.iter(key)):
             n = int(d["spec"].get("replicas", 1))
@@ -36,6 +38,36 @@ def settle(o: Objects) -> None:
             if d.get("status") != want:
                 d["status"] = want
                 o.store.update(key, d)
+    for d in list(o.store.iter("daemonsets.apps")):
+        n = 0 if ((d["spec"].get("template") or {}).get("spec") or {}).get("nodeSelector") \
+            else 1
+        want = {"observedGeneration": d["metadata"].get("generation", 1),
+                "currentNumberScheduled": n, "numberMisscheduled": 0,
+                "desiredNumberScheduled": n, "numberReady": n, "updatedNumberScheduled": n,
+                "numberAvailable": n}
+        if d.get("status") != want:
+            d["status"] = want
+            o.store.update("daemonsets.apps", d)
+
+
+def drive(o: Objects, sync: Callable[[float], object], t0: float, t1: float) -> float:
+    """``sync(t)`` once a second from ``t0`` through ``t1``, workloads settled after each;
+    returns the next second."""
+    t = t0
+    while t <= t1:
+        sync(t)
+        settle(o)
+        t += 1.0
+    return t
+
+
+def drive_until(o: Objects, sync: Callable[[float], object], t: float,
+                done: Callable[[], bool], limit: float = 600) -> float:
+    """``drive`` a second at a time until ``done()`` (asserted) or ``limit``."""
+    while t < limit and not done():
+        t = drive(o, sync, t, t)
+    assert done()
+    return t
 
 
 def template(version: str, image: str, app: str = "ecommerce",

@@ -233,7 +233,8 @@ def selector_label(target: Obj) -> tuple[str, str]:
     for k in SELECTOR_KEYS:
         if k in match:
             return k, str(match[k])
-    raise SpecError("spec.targetRef", f"Deployment {target['metadata']['name']}: "
+    raise SpecError("spec.targetRef", f"{target.get('kind', 'Deployment')} "
+                                      f"{target['metadata']['name']}: "
                                       "spec.selector.matchLabels must contain one of "
                                       f"{', '.join(SELECTOR_KEYS)}")
 
@@ -255,11 +256,12 @@ def _by_prefix(meta: dict[str, str], prefixes: tuple[str, ...]) -> dict[str, str
             and any(p == "*" or (p and k.startswith(p)) for p in prefixes)}
 
 
-def primary_deployment(canary: Obj, target: Obj, rev: str,
-                       label_prefixes: tuple[str, ...] = ("app.kubernetes.io",)) -> Obj:
-    """`<target>-primary`: the target's spec at revision ``rev`` with the selector label's value
-    renamed `<value>-primary`; labels copied by prefix (Flagger's -include-label-prefix),
-    annotations copied."""
+def primary_workload(canary: Obj, target: Obj, rev: str,
+                     label_prefixes: tuple[str, ...] = ("app.kubernetes.io",)) -> Obj:
+    """`<target>-primary`, of the target's kind: the target's spec at revision ``rev`` with the
+    selector label's value renamed `<value>-primary`; labels copied by prefix (Flagger's
+    -include-label-prefix), annotations copied but for those the apps controllers write.
+    ``flagger_targets`` adds what is particular to a kind (a Deployment's replicas)."""
     name = target["metadata"]["name"]
     key, value = selector_label(target)
     spec = copy.deepcopy(target.get("spec") or {})
@@ -268,13 +270,14 @@ def primary_deployment(canary: Obj, target: Obj, rev: str,
     spec["selector"] = {"matchLabels": match}
     tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
     tmeta["labels"] = {**(tmeta.get("labels") or {}), key: f"{value}-primary"}
-    spec["replicas"] = max(1, int(spec.get("replicas", 1) or 1))
     meta = target["metadata"]
     labels = {**_by_prefix(meta.get("labels") or {}, label_prefixes), key: f"{value}-primary"}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
                    if "toolkit.fluxcd.io" not in k and k != LAST_APPLIED
-                   and not k.startswith("deployment.kubernetes.io/")}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
+                   and not k.startswith(("deployment.kubernetes.io/",
+                                         "deprecated.daemonset.template."))}
+    return {"apiVersion": target.get("apiVersion", "apps/v1"),
+            "kind": target.get("kind", "Deployment"),
             "metadata": {"name": f"{name}-primary", "namespace": meta["namespace"],
                          "labels": labels, "annotations": {**annotations, REVISION: rev},
                          "ownerReferences": [owner_ref(canary)]},

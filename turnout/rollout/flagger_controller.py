@@ -2,11 +2,12 @@
 
 Why this exists: it is the effectful shell around ``engine.step`` for Flagger's model. A
 reconcile runs in a worker thread (it may call webhooks and Prometheus, never on the event
-loop): it reads the Canary, its target Deployment and the generated primary; once per
-`analysis.interval` it runs a Flagger tick — rollback hooks, confirm-rollout for a waiting
-revision, and at an ``Analyze`` step the stages ``flagger_tick`` lists (hooks, the builtin checks
-from turnout's telemetry, MetricTemplates) — feeds the result to the engine, and writes the
-actions back as Services, the primary Deployment, routes (Istio, NGINX or none), Events and
+loop): it reads the Canary, its target (a Deployment or DaemonSet: ``flagger_targets`` knows
+how each kind scales and becomes ready) and the generated primary; once per `analysis.interval`
+it runs a Flagger tick — rollback hooks, confirm-rollout for a waiting revision, and at an
+``Analyze`` step the stages ``flagger_tick`` lists (hooks, the builtin checks from turnout's
+telemetry, MetricTemplates) — feeds the result to the engine, and writes the
+actions back as Services, the primary workload, routes (Istio, NGINX or none), Events and
 status. ``revertOnDeletion`` is honoured through Flagger's finalizer (``flagger_finalize``).
 """
 
@@ -32,6 +33,7 @@ from turnout.rollout import (
     flagger_checks,
     flagger_finalize,
     flagger_spec,
+    flagger_targets,
     flagger_tick,
     metric_templates,
     metrics,
@@ -49,7 +51,6 @@ from turnout.types import Obj
 log = logging.getLogger("turnout.rollout.flagger")
 
 CANARY = "canaries.flagger.app"
-DEPLOY = "deployments.apps"
 TEMPLATE = "metrictemplates.flagger.app"
 
 
@@ -81,7 +82,7 @@ class CanaryController(Controller):
     def keys_for(self, ev: Event) -> Iterable[Key]:
         if ev.key == CANARY and ev.type != "DELETED":
             yield (ev.namespace, ev.name)
-        elif ev.key == DEPLOY:
+        elif ev.key in flagger_targets.KEYS:
             for c in self.store.iter(CANARY, ev.namespace):
                 target = ((c.get("spec") or {}).get("targetRef") or {}).get("name")
                 if ev.name in (target, f"{target}-primary"):
@@ -105,11 +106,13 @@ class CanaryController(Controller):
         try:
             prov = flagger_spec.validate(spec, self.provider)
             plan = flagger.plan(spec, self.provider)
+            kind = flagger_targets.kind_of(spec)
             ref = str(spec["targetRef"]["name"])
-            target = common.get(self.objects, DEPLOY, ns, ref)
+            target = common.get(self.objects, kind.key, ns, ref)
             if target is None:
-                raise flagger.SpecError("spec.targetRef", f"Deployment {ref!r} not found in {ns}")
-            flagger.selector_label(target)
+                raise flagger.SpecError("spec.targetRef", f"{kind.name} {ref!r} not found in "
+                                                          f"{ns}")
+            flagger_targets.check(target)
             if prov == "nginx":
                 self._check_ingress(canary)
         except flagger.SpecError as e:
@@ -132,11 +135,12 @@ class CanaryController(Controller):
         tick = flagger.Tick.from_json(old.get("turnoutTick"))
         every = flagger.interval(spec)
         hooks = webhooks.parse(spec)
-        rev = flagger.revision(target["spec"].get("template") or {})
-        primary = common.get(self.objects, DEPLOY, n.namespace, n.primary)
+        rev = flagger_targets.revision(target)
+        kind = flagger_targets.kind_of(spec)
+        primary = common.get(self.objects, kind.key, n.namespace, n.primary)
         due = now >= tick.last + every
         command = self._command(canary)
-        stable_ready = primary is not None and common.available(primary) and \
+        stable_ready = primary is not None and flagger_targets.ready(primary) and \
             (primary["metadata"].get("annotations") or {}).get(flagger.REVISION) == state.canary
 
         # confirm-rollout: a new revision waits (phase Waiting) until the hooks pass
@@ -172,7 +176,7 @@ class CanaryController(Controller):
 
         # one tick at an Analyze step
         gate = None
-        ready = common.available(target) if target["spec"].get("replicas", 1) else False
+        ready = flagger_targets.ready(target) if flagger_targets.replicas(target) else False
         if state.phase is Phase.PROGRESSING and state.step < len(plan.steps) and \
                 isinstance(plan.steps[state.step], engine.Analyze) and due and ready and \
                 now >= state.step_started + every and not spec.get("suspend"):
@@ -196,13 +200,12 @@ class CanaryController(Controller):
             if isinstance(a, engine.Routes):
                 router.set_routes(self.objects, a)
             elif isinstance(a, engine.ScaleCanary):
-                self._scale(n.namespace, n.target,
-                            int((primary or target)["spec"].get("replicas", 1) or 1))
+                self._scale(target, max(1, flagger_targets.replicas(primary or target)))
             elif isinstance(a, engine.Promote):
                 self._promote(canary, target)
                 self._primary_hpa(canary)
             elif isinstance(a, engine.Retire):
-                self._scale(n.namespace, n.target, 0)
+                self._scale(target, 0)
             elif isinstance(a, engine.Emit):
                 self._event(canary, a.type, a.reason, a.message)
             elif isinstance(a, engine.Wake):
@@ -328,13 +331,11 @@ class CanaryController(Controller):
                                     new)
 
     def _promote(self, canary: Obj, target: Obj) -> None:
-        rev = flagger.revision(target["spec"].get("template") or {})
-        want = flagger.primary_deployment(canary, target, rev, self.label_prefixes)
-        have = common.get(self.objects, DEPLOY, target["metadata"]["namespace"],
-                          want["metadata"]["name"])
-        if have is not None:
-            want["spec"]["replicas"] = have["spec"].get("replicas", want["spec"]["replicas"])
-        common.ensure(self.objects, DEPLOY, want)
+        key = flagger_targets.kind_of(canary.get("spec") or {}).key
+        have = common.get(self.objects, key, target["metadata"]["namespace"],
+                          flagger.names(canary).primary)
+        common.ensure(self.objects, key, flagger_targets.primary(canary, target, have,
+                                                                 self.label_prefixes))
 
     def _primary_hpa(self, canary: Obj) -> None:
         """The `autoscalerRef` HPA, copied for the primary (at initialization, on promotion)."""
@@ -350,13 +351,15 @@ class CanaryController(Controller):
             return
         common.ensure(self.objects, key, flagger.primary_hpa(canary, hpa))
 
-    def _scale(self, ns: str, name: str, n: int) -> None:
-        rt = self.objects.registry.by_key(DEPLOY)
+    def _scale(self, workload: Obj, n: int) -> None:
+        """Scale the target (as its kind scales) to ``n`` pods, from its stored state."""
+        kind = flagger_targets.KINDS[str(workload.get("kind") or "Deployment")]
+        rt = self.objects.registry.by_key(kind.key)
         assert rt is not None
-        d = self.objects.get(rt, ns, name)
-        if int(d["spec"].get("replicas", 1)) != n:
-            d["spec"]["replicas"] = n
-            self.objects.update(rt, ns, name, d)
+        meta = workload["metadata"]
+        new = flagger_targets.scaled(self.objects.get(rt, meta["namespace"], meta["name"]), n)
+        if new is not None:
+            self.objects.update(rt, meta["namespace"], meta["name"], new)
 
     def _cookie_value(self) -> str:
         return "".join(self.rand.choice(string.ascii_letters) for _ in range(10))

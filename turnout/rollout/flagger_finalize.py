@@ -1,7 +1,7 @@
 """Flagger's finalizer: with `revertOnDeletion`, deleting a Canary gives the cluster back.
 
-Why this exists: Flagger scales the user's Deployment to zero, points the user's Service at its
-own `-primary` copy and rewrites the user's VirtualService. When a Canary with
+Why this exists: Flagger scales the user's Deployment (or DaemonSet) to zero, points the user's
+Service at its own `-primary` copy and rewrites the user's VirtualService. When a Canary with
 `revertOnDeletion: true` is deleted, Flagger (pkg/controller/finalizer.go) holds it with the
 `finalizer.flagger.app` finalizer, marks it Terminating, scales the target back to the primary's
 replicas and waits for it, points a Service it did not create back at the target (its
@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING
 
 from turnout.kube.printers.common import parse_time
-from turnout.rollout import common, flagger
+from turnout.rollout import common, flagger, flagger_targets
 from turnout.rollout.routers.flagger_istio import FlaggerIstioRouter
 from turnout.store.objects import Objects, now_iso
 from turnout.types import Obj
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from turnout.rollout.flagger_controller import CanaryController
 
 CANARY = "canaries.flagger.app"
-DEPLOY = "deployments.apps"
 
 
 def ensure_finalizer(objects: Objects, canary: Obj) -> None:
@@ -70,16 +69,17 @@ def finalize(ctl: CanaryController, canary: Obj, now: float) -> float | None:
         canary["metadata"] = out["metadata"]
         ctl._say(canary, "Normal", f"Terminating canary {canary['metadata']['name']}."
                                    f"{n.namespace}")
-    target = common.get(objects, DEPLOY, n.namespace, n.target)
-    primary = common.get(objects, DEPLOY, n.namespace, n.primary)
+    kind = flagger_targets.known(spec)  # None: a kind turnout never ran, nothing to scale back
+    key = kind.key if kind else ""
+    target = common.get(objects, key, n.namespace, n.target) if key else None
+    primary = common.get(objects, key, n.namespace, n.primary) if key else None
     if target is not None:
-        replicas = int((primary or {}).get("spec", {}).get("replicas") or 1)
-        ctl._scale(n.namespace, n.target, replicas)
-        target = common.get(objects, DEPLOY, n.namespace, n.target)
+        ctl._scale(target, max(1, flagger_targets.replicas(primary) if primary else 1))
+        target = common.get(objects, key, n.namespace, n.target)
         assert target is not None
         started = parse_time(canary["metadata"].get("deletionTimestamp"))
         waited = now - started.timestamp() if started else 0.0
-        if not common.available(target):
+        if not flagger_targets.ready(target):
             if waited < max(60.0, flagger.interval(spec)):
                 return now + 1.0
             ctl._say(canary, "Warning", f"{n.target}.{n.namespace} not ready after "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from turnout.rollout import flagger_targets
 from turnout.rollout.flagger import BUILTIN_METRICS, SpecError, analysis, provider, seconds
 from turnout.types import Obj
 
@@ -24,9 +25,7 @@ def validate(spec: Obj, default_provider: str = "istio") -> str:
     ref = spec.get("targetRef") or {}
     if not ref.get("name"):
         raise SpecError("spec.targetRef.name", "required")
-    if ref.get("kind", "Deployment") != "Deployment":
-        raise SpecError("spec.targetRef.kind", f"{ref.get('kind')!r} is not supported "
-                                               "(only Deployment)")
+    flagger_targets.kind_of(spec)
     svc = spec.get("service") or {}
     if not isinstance(svc.get("port"), int) or not 0 < svc["port"] < 65536:
         raise SpecError("spec.service.port", f"must be a port number, got {svc.get('port')!r}")
