@@ -151,8 +151,10 @@ def test_a_cluster_restarted_on_another_port_set_listens_only_on_the_new_ports(
     first = dict(c.settings)
     stop_cluster(c)
     gateway_old = 30003 + int(first["node_port_offset"])
-    free = next(n for n in range(6) if n != first["port_set"] and all(
-        _free(p) for p in (6443 + n, 15000 + 100 * n, 15090 + 100 * n)))
+    free = next((n for n in range(6) if n != first["port_set"] and all(
+        _free(p) for p in (6443 + n, 15000 + 100 * n, 15090 + 100 * n))), None)
+    if free is None:  # other clusters on this machine hold every other set right now
+        pytest.skip("no second free port set on this machine at the moment")
     with socket.socket() as other:  # another cluster took the old set's gateway meanwhile
         other.bind(("127.0.0.1", gateway_old))
         other.listen()
