@@ -124,3 +124,16 @@ def test_foreground_deletion_keeps_the_owner_until_its_dependents_are_gone(
                   timeout=60, what="the Deployment to go")
     assert pods() == []
     assert life.kubectl("get", "rs", "-n", NS, "-l", "app=fg", "-o", "name").stdout == ""
+
+
+def test_a_new_pod_of_the_same_name_starts_with_its_own_logs(life: RunningCluster) -> None:
+    """Logs belong to the pod (its uid), not to its name: a re-created pod shows only its own."""
+    for word in ("first-pod", "second-pod"):
+        apply(life, pod("echo1", [{"name": "c", "image": "busybox",
+                                   "command": ["sh", "-c", f"echo {word}; sleep 600"]}]))
+        life.wait_for(lambda w=word: w in life.kubectl(
+            "logs", "echo1", "-n", NS, check=False).stdout, timeout=30, what=f"{word} logged")
+        if word == "first-pod":
+            life.kubectl("delete", "pod", "echo1", "-n", NS, "--grace-period=0", "--force",
+                         "--wait=true")
+    assert life.kubectl("logs", "echo1", "-n", NS).stdout.split() == ["second-pod"]

@@ -113,6 +113,21 @@ class Kubelet:
     def _log_dir(self, namespace: str, name: str) -> Path:
         return self.state_dir / "pods" / namespace / name / "logs"
 
+    def _claim_logs(self, namespace: str, name: str, uid: str) -> None:
+        """A pod's logs belong to its uid: a new pod of the same name starts with none (the
+        same pod after a restart of turnout keeps them)."""
+        logs = self._log_dir(namespace, name)
+        owner = logs / ".uid"
+        try:
+            if owner.exists() and owner.read_text() != uid:
+                for f in logs.glob("*.log"):
+                    f.unlink()
+            logs.mkdir(parents=True, exist_ok=True)
+            owner.write_text(uid)
+        except OSError as e:
+            counters["log_claim_failed"] += 1
+            log.warning("logs of %s/%s: %s", namespace, name, e)
+
     def log_path(self, namespace: str, pod: str, container: str, previous: bool = False) -> Path:
         suffix = ".previous.log" if previous else ".log"
         return self._log_dir(namespace, pod) / f"{container}{suffix}"
@@ -162,6 +177,7 @@ class Kubelet:
             return  # finished before turnout restarted: nothing to run again
         if self._sync is None:
             self._sync = asyncio.create_task(self._sync_loop())
+        self._claim_logs(namespace, name, uid)
         ip = self.pool.allocate(key, uid)
         worker = PodWorker(self.ctx, pod, ip)
         self.workers[key] = worker
