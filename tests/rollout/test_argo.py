@@ -150,7 +150,7 @@ def test_thin_traffic_pauses_inconclusive() -> None:
     run(o, ro, ar, 10, 30)
     st = status(o)
     assert st["phase"] == "Paused"
-    assert st["pauseConditions"][0]["reason"] == "InconclusiveAnalysis"
+    assert st["pauseConditions"][0]["reason"] == "InconclusiveAnalysisRun"
     assert weights(o)["canary"] == 20 and st["abort"] is False
     assert "traffic" in st["message"] and "Failed" not in st["message"]
 
@@ -232,3 +232,31 @@ def test_after_an_abort_a_new_revision_gets_no_traffic_before_its_pods_are_avail
     settle(o)  # v3's pods become available
     ro.sync(KEY, 42)
     assert weights(o)["canary"] == 20
+
+
+def test_missed_progress_deadline_without_abort_is_degraded_but_not_aborted() -> None:
+    """Argo: Progressing=False ProgressDeadlineExceeded, phase Degraded (CalculateRolloutPhase);
+    without progressDeadlineAbort nothing is aborted and the rollout goes on once pods are up."""
+    o, ro, ar = setup({"v1": BASE, "v2": BASE}, steps=[{"setWeight": 30}, {"pause": {}}])
+    r = o.get(rt(o, "rollouts.argoproj.io"), NS, "advertisements")
+    r["spec"]["progressDeadlineSeconds"] = 30
+    o.update(rt(o, "rollouts.argoproj.io"), NS, "advertisements", r)
+    healthy(o, ro, ar)
+    new_version(o)
+    for t in range(10, 60):
+        ro.sync(KEY, t)  # no settle: the canary's pods never become available
+    st = status(o)
+    rs = f"advertisements-{st['currentPodHash']}"
+    assert st["phase"] == "Degraded", st
+    timed_out = f'ReplicaSet "{rs}" has timed out progressing.'
+    assert st["message"] == f"ProgressDeadlineExceeded: {timed_out}"
+    prog = next(c for c in st["conditions"] if c["type"] == "Progressing")
+    assert (prog["status"], prog["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert prog["message"] == timed_out
+    assert st["abort"] is False
+    settle(o)
+    run(o, ro, ar, 60, 62)
+    st = status(o)
+    assert st["phase"] == "Paused" and weights(o)["canary"] == 30
+    prog = next(c for c in st["conditions"] if c["type"] == "Progressing")
+    assert prog["reason"] == "RolloutPaused"

@@ -81,7 +81,10 @@ def test_failure_threshold_counts_checks() -> None:
 
 def test_inconclusive_pauses_or_holds() -> None:
     s, _ = e.step(started(), PLAN, Inputs(desired="v2", gate=THIN), 4)
-    assert s.phase is Phase.PAUSED and s.pause_reason == "InconclusiveAnalysis"
+    assert s.phase is Phase.PAUSED and s.pause_reason == "InconclusiveAnalysisRun"
+    exp = Plan(steps=(e.SetWeight(20), e.Analyze("experiment-1", "InconclusiveExperiment")))
+    s, _ = e.step(started(), exp, Inputs(desired="v2", gate=THIN), 4)
+    assert s.phase is Phase.PAUSED and s.pause_reason == "InconclusiveExperiment"
     hold = Plan(steps=PLAN.steps, inconclusive_pauses=False)
     s, _ = e.step(started(), hold, Inputs(desired="v2", gate=THIN), 4)
     assert s.phase is Phase.PROGRESSING and s.step == 1 and s.inconclusive_checks == 1

@@ -95,7 +95,7 @@ def _plan(spec: Obj) -> Plan:
         elif "experiment" in s:
             if not (s["experiment"] or {}).get("templates"):
                 raise ValueError(f"{where}.experiment.templates: Required value")
-            steps.append(engine.Analyze(f"experiment-{i}"))
+            steps.append(engine.Analyze(f"experiment-{i}", "InconclusiveExperiment"))
         elif "setHeaderRoute" in s:
             steps.append(_header_route(s["setHeaderRoute"] or {}))
         elif "setMirrorRoute" in s:
@@ -286,9 +286,21 @@ def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj],
 
     want = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
     healthy = s.phase is Phase.HEALTHY
+    rs_name = f"{rollout['metadata']['name']}-{current}"
+    # Argo marks a missed progressDeadlineSeconds in the Progressing condition, and
+    # CalculateRolloutPhase turns that reason into Degraded; nothing is aborted
+    progressing = (False, engine.TIMED_OUT, f'ReplicaSet "{rs_name}" has timed out progressing.') \
+        if engine.timed_out(s) else \
+        (s.phase is not Phase.ABORTED,
+         {Phase.ABORTED: "RolloutAborted", Phase.PAUSED: "RolloutPaused",
+          Phase.HEALTHY: "NewReplicaSetAvailable"}.get(s.phase, "ReplicaSetUpdated"),
+         s.message or f"ReplicaSet {rs_name} is {'available' if healthy else 'progressing'}")
+    if engine.timed_out(s):
+        phase = "Degraded"
     out: Obj = {
         "phase": phase,
-        "message": s.message or ("" if healthy else s.pause_reason),
+        "message": f"{engine.TIMED_OUT}: {progressing[2]}" if engine.timed_out(s) else
+        s.message or ("" if healthy else s.pause_reason),
         "observedGeneration": str(rollout["metadata"].get("generation", 1)),
         "currentPodHash": current,
         "stableRS": stable,
@@ -305,11 +317,7 @@ def status(rollout: Obj, s: State, plan_: Plan, rs_status: dict[str, Obj],
             cond("Available", avail >= want, "AvailableReason",
                  "Rollout has minimum availability" if avail >= want else
                  "Rollout does not have minimum availability"),
-            cond("Progressing", s.phase is not Phase.ABORTED,
-                 {Phase.ABORTED: "RolloutAborted", Phase.PAUSED: "RolloutPaused",
-                  Phase.HEALTHY: "NewReplicaSetAvailable"}.get(s.phase, "ReplicaSetUpdated"),
-                 s.message or f"ReplicaSet {rollout['metadata']['name']}-{current} is "
-                              f"{'available' if healthy else 'progressing'}"),
+            cond("Progressing", *progressing),
             cond("Healthy", healthy, "RolloutHealthy",
                  "Rollout is healthy" if healthy else "Rollout is not healthy"),
         ],

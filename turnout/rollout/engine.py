@@ -32,6 +32,10 @@ class Phase(enum.Enum):
     ABORTED = "Aborted"  # traffic back on stable; waits for retry or a new revision
 
 
+TIMED_OUT = "ProgressDeadlineExceeded"  # Argo's TimedOutReason, Flagger's deadline reason
+INCONCLUSIVE = "InconclusiveAnalysisRun"  # Argo's PauseReason for an Inconclusive AnalysisRun
+
+
 class Command(enum.Enum):
     PROMOTE = "promote"  # leave the current pause / analysis step
     PROMOTE_FULL = "promote-full"  # skip the remaining steps
@@ -66,6 +70,9 @@ class Analyze:
     """Wait for a gate result (an AnalysisRun, or one Flagger check) before going on."""
 
     name: str = "analysis"
+    pause_reason: str = INCONCLUSIVE
+    """The pause reason when the gate is Inconclusive (Argo: `InconclusiveExperiment` for an
+    experiment step)."""
 
 
 @dataclass(frozen=True)
@@ -371,7 +378,7 @@ def _background(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action
     if g.outcome is Outcome.FAIL:
         return _abort(s, plan, now, acts, g.reason, g.metrics, "AnalysisFailed")
     if g.outcome is Outcome.INCONCLUSIVE and plan.inconclusive_pauses:
-        return _pause(s, "InconclusiveAnalysis", g.reason, acts)
+        return _pause(s, INCONCLUSIVE, g.reason, acts)
     return s
 
 
@@ -421,7 +428,7 @@ def _walk(s: State, plan: Plan, inp: Inputs, now: float, acts: list[Action]) -> 
             if g.outcome is Outcome.INCONCLUSIVE:
                 s = dataclasses.replace(s, inconclusive_checks=s.inconclusive_checks + 1)
                 if plan.inconclusive_pauses:
-                    return _pause(s, "InconclusiveAnalysis", g.reason, acts)
+                    return _pause(s, st.pause_reason, g.reason, acts)
                 return dataclasses.replace(s, message=f"inconclusive, holding: {g.reason}")
         s = dataclasses.replace(s, step=s.step + 1, step_started=now, message="")
     return _promote(s, acts)
@@ -438,13 +445,20 @@ def _unavailable(s: State, plan: Plan, now: float, acts: list[Action]) -> State:
         acts.append(Wake(deadline))
         return dataclasses.replace(s, message=f"{waiting} (progress deadline in "
                                               f"{deadline - now:.0f} s)")
-    reason = (f"ProgressDeadlineExceeded: canary revision {s.canary} not available after "
+    reason = (f"{TIMED_OUT}: canary revision {s.canary} not available after "
               f"{plan.progress_deadline:.0f} s (progressDeadlineSeconds)")
     if plan.deadline_aborts:
-        return _abort(s, plan, now, acts, reason, (), "ProgressDeadlineExceeded")
+        return _abort(s, plan, now, acts, reason, (), TIMED_OUT)
     if s.message != reason:
-        acts.append(Emit("Warning", "ProgressDeadlineExceeded", reason))
+        acts.append(Emit("Warning", TIMED_OUT, reason))
     return dataclasses.replace(s, message=reason)
+
+
+def timed_out(s: State) -> bool:
+    """The canary missed its progress deadline and the plan does not abort for it: the rollout
+    waits on, and a front end reports it (Argo: phase Degraded, Progressing=False
+    `ProgressDeadlineExceeded`). The mark lives in the message, so any progress clears it."""
+    return s.phase is Phase.PROGRESSING and s.message.startswith(TIMED_OUT + ":")
 
 
 def _promote(s: State, acts: list[Action]) -> State:
