@@ -5,7 +5,7 @@ so its relative YAML paths resolve.
 
 The suite is a package of the `kubernetes` distribution (`kubernetes.e2e_test`) that the wheel
 does not ship; a one-line plugin adds the peer's directory to the installed package's path.
-`MINIMUM` ratchets the pass count; `EXPECTED_FAILURES` names each test that may fail and why.
+`MINIMUM` ratchets the pass count; `MAY_TIME_OUT` names the files whose tests may hang, and why.
 """
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ pytestmark = [
                        reason="the pinned peers (../shared/peers) are not beside the repo"),
 ]
 
-MINIMUM = 39
-"""A ratchet. Measured 2026-12-02: 44 passed, 0 failed with the exec / port-forward work in the
-tree; 39 are the tests that need neither."""
+MINIMUM = 38
+"""A ratchet. Measured 2026-12-02: 44 passed, 0 failed (exec and port-forward included); 38 are
+the tests outside `test_informer.py`, whose tests may time out (below)."""
 
-EXPECTED_FAILURES = {
-    "test_client.py::TestClient::test_pod_apis": "exec over WebSocket (another piece of issue 12)",
-    "test_client.py::TestClient::test_exit_code": "exec over WebSocket",
-    "test_client.py::TestClient::test_pod_exec_close_channel": "exec over WebSocket (v5 close)",
-    "test_client.py::TestClient::test_portforward_raw": "port-forward over WebSocket",
-    "test_client.py::TestClient::test_portforward_http": "port-forward over WebSocket",
+TIMEOUT = 120
+"""Seconds per test of the suite: a hung test fails alone instead of taking the whole run."""
+
+MAY_TIME_OUT = {
+    "test_informer.py": "the client's SharedInformer.stop() can run before its watch starts; "
+                        "Watch.stream() then resets the stop flag and waits on an idle watch, "
+                        "which a real API server also keeps open for 30-60 minutes",
 }
-"""Tests that need exec / port-forward, which another engineer is building; nothing else may
-fail."""
+"""Files whose tests may fail only by hanging past `TIMEOUT`; any other failure fails this test."""
 
 PLUGIN = """\
 import kubernetes
@@ -64,7 +64,8 @@ def test_python_client_e2e_suite(suite_cluster: RunningCluster, tmp_path: Path) 
            "HOME": str(tmp_path)}
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "turnout_e2e_path",
-         "-p", "no:cacheprovider", "-o", "addopts=", "kubernetes/e2e_test"],
+         "-p", "no:cacheprovider", f"--timeout={TIMEOUT}",
+         "-o", "addopts=", "kubernetes/e2e_test"],
         cwd=PEER, env=env, capture_output=True, text=True, timeout=900)
     out = r.stdout + r.stderr
     summary = re.search(r"(\d+) passed", out)
@@ -72,6 +73,9 @@ def test_python_client_e2e_suite(suite_cluster: RunningCluster, tmp_path: Path) 
     failed = sorted({m.group(1) for m in re.finditer(
         r"^(?:FAILED|ERROR) kubernetes/e2e_test/(\S+)", out, re.M)})
     print(f"\nkubernetes-client-python e2e: {passed} passed; failed: {failed}")
-    unexpected = [f for f in failed if f.split(" ")[0] not in EXPECTED_FAILURES]
+    timed_out = {m.group(1) for m in re.finditer(
+        r"^(?:FAILED|ERROR) kubernetes/e2e_test/(\S+) - Failed: Timeout", out, re.M)}
+    unexpected = [f for f in failed
+                  if not (f in timed_out and f.split("::")[0] in MAY_TIME_OUT)]
     assert not unexpected, out[-6000:]
     assert passed >= MINIMUM, out[-6000:]
