@@ -28,6 +28,7 @@ from turnout.types import Obj
 __all__ = ["Context", "PodWorker", "grace_seconds"]
 
 log = logging.getLogger(__name__)
+counters = {"drain_failed": 0, "stop_failed": 0}
 
 HOST_ENV = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "PYTHONPATH",
             "VIRTUAL_ENV", "SYSTEMROOT")
@@ -123,6 +124,8 @@ class PodWorker(LifecycleMixin):
         """(reason, message) when the pod cannot run at all (its volumes cannot be mounted)."""
         self._respec: set[str] = set()
         self._finishing = False
+        self._halted = False
+        self._loops: set[asyncio.Task[bool]] = set()
         self.volumes = self._new_volumes()
 
     # lifecycle ----------------------------------------------------------------------------
@@ -144,19 +147,23 @@ class PodWorker(LifecycleMixin):
         if self.ctx.before_stop is not None and self.procs:
             try:
                 await asyncio.wait_for(self.ctx.before_stop(self.pod), timeout=min(grace, 5.0))
-            except (TimeoutError, Exception):  # draining is best effort; stopping is not
-                pass
-        await self.stop(grace)
+            except (TimeoutError, Exception) as e:  # draining is best effort; stopping is not
+                counters["drain_failed"] += 1
+                log.warning("pod %s/%s: draining before stop: %r", self.namespace, self.name, e)
+        try:
+            await self.stop(grace)
+        except Exception:  # the object must still go: its processes are killed below
+            counters["stop_failed"] += 1
+            log.exception("pod %s/%s: stop failed", self.namespace, self.name)
+            for proc in self.procs.values():
+                proc.kill()
         await self._send()
-        await self.ctx.client.pod_terminated(self.namespace, self.name)
+        await self._terminated_in_api()
         await self.ctx.on_gone(self)
 
     async def stop(self, grace: float) -> None:
         """Stop every container (SIGTERM, SIGKILL after ``grace``) and the supervisor."""
-        if self._main is not None:
-            self._main.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._main
+        await self._halt()
         deadline = time.monotonic() + grace
         # app containers first, then sidecars in reverse order, as the kubelet does
         apps = [(n, p) for n, p in self.procs.items() if n not in self.sidecars]
@@ -247,6 +254,7 @@ class PodWorker(LifecycleMixin):
                     sidecars.append(asyncio.create_task(self._container_loop(c, rec, True)))
                     while not rec.started:
                         await asyncio.sleep(0.05)
+                    self._loops.add(sidecars[-1])
                 elif not await self._container_loop(c, rec, init=True):
                     self.init_failed = True
                     self.changed()
@@ -379,6 +387,8 @@ class PodWorker(LifecycleMixin):
             except (VolumeError, OSError) as e:
                 await self._config_error(rec, str(e), init)
                 continue
+            if self._halted:  # being deleted: a swallowed cancellation must not start anything
+                raise asyncio.CancelledError
             proc = ContainerProcess(argv, container_env, cwd, current)
             self.procs[name] = proc
             message = ""

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from turnout.netshim import etchosts
 from turnout.runtime import backoff, env, hooks, mountns, status
@@ -29,7 +30,10 @@ PRESTOP_EXTRA = 2.0
 """Seconds of SIGTERM grace left after a preStop hook that used the whole period (kubelet)."""
 MOUNT_RETRY_MAX = 16.0
 LAUNCH_TIMEOUT = 5.0
-counters = {"hook_failed": 0, "volume_sync_failed": 0}
+HALT_TIMEOUT = 10.0
+TERMINATED_RETRIES = 5
+counters = {"hook_failed": 0, "volume_sync_failed": 0, "halt_timeout": 0, "supervisor_failed": 0,
+            "terminate_failed": 0}
 
 
 class LifecycleMixin(ProbesMixin):
@@ -42,6 +46,50 @@ class LifecycleMixin(ProbesMixin):
     failure: tuple[str, str] | None
     volumes: PodVolumes
     _respec: set[str]
+    _halted: bool
+    _main: asyncio.Task[None] | None
+    _loops: set[asyncio.Task[bool]]
+
+    # stopping -------------------------------------------------------------------------------
+
+    async def _halt(self) -> None:
+        """End the supervisor and its sidecar loops before the containers are stopped.
+
+        One ``cancel()`` is not enough: ``asyncio.wait_for`` (Python < 3.12) swallows the
+        cancellation when its inner task finished in the same loop turn (a pod deleted just as
+        the mesh reports its listener up), and the supervisor would go on to start the
+        containers of a deleted pod. So: no container starts once halted, and the tasks are
+        cancelled again until they have ended (bounded).
+        """
+        self._halted = True
+        tasks: list[asyncio.Task[Any]] = [t for t in (self._main, *self._loops) if t is not None]
+        deadline = time.monotonic() + HALT_TIMEOUT
+        while any(not t.done() for t in tasks) and time.monotonic() < deadline:
+            for t in tasks:
+                t.cancel()
+            await asyncio.wait(tasks, timeout=0.2)
+        for t in tasks:
+            if not t.done():
+                counters["halt_timeout"] += 1
+                log.warning("pod %s/%s: supervisor still running after %.0f s of cancelling",
+                            self.namespace, self.name, HALT_TIMEOUT)
+            elif not t.cancelled() and t.exception() is not None:
+                counters["supervisor_failed"] += 1
+                log.error("pod %s/%s: supervisor failed", self.namespace, self.name,
+                          exc_info=t.exception())
+
+    async def _terminated_in_api(self) -> None:
+        """Tell the API the pod is gone (its object is removed), retrying a failed write: a pod
+        left Terminating for good is worse than a late one."""
+        for attempt in range(TERMINATED_RETRIES):
+            try:
+                await self.ctx.client.pod_terminated(self.namespace, self.name)
+                return
+            except Exception:
+                counters["terminate_failed"] += 1
+                log.exception("pod %s/%s: removing the object failed (attempt %d)",
+                              self.namespace, self.name, attempt + 1)
+                await asyncio.sleep(0.2 * 2 ** attempt)
 
     # specs ----------------------------------------------------------------------------------
 
