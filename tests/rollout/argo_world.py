@@ -70,7 +70,7 @@ class World:
         providers = Providers(FakeMetrics())
         self.fake = Scripted(script)
         providers.by_name["fake"] = self.fake
-        self.ro = RolloutController(self.o)
+        self.ro = RolloutController(self.o, tuple(providers.by_name))
         self.ar = AnalysisRunController(self.o, providers)
         self.extra: list[Any] = []  # more controllers with a sync((ns, name), now)
         self.t = 0.0

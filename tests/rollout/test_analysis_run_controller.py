@@ -202,3 +202,15 @@ def test_pure_rules() -> None:
         "failureLimit and consecutiveSuccessLimit cannot both be disabled"
     assert ar.validate_metric({"name": "x", "provider": {}}) == "no provider specified"
     assert ar.resolve({"q": 'a "{{args.x}}"'}, {"x": 'say "hi"\n'}) == {"q": 'a "say "hi"\n"'}
+
+
+def test_a_wrongly_typed_field_or_unknown_provider_is_an_error_at_once() -> None:
+    o, c, fake = setup([{"name": "m", "count": 2, "interval": "5s", "failureLimit": [1]}], {})
+    drive(o, c, 0, 0)
+    assert status(o)["phase"] == "Error" and not fake.seen
+    assert status(o)["message"] == ("Analysis spec invalid: spec.metrics[0].failureLimit: "
+                                    "Invalid value: [1]: must be an integer or a string")
+    o, c, fake = setup([{"name": "m", "provider": {"prometheus2": {"query": "up"}}}], {})
+    drive(o, c, 0, 0)
+    assert status(o)["phase"] == "Error" and not fake.seen
+    assert 'spec.metrics[0].provider: Unsupported value: "prometheus2"' in status(o)["message"]

@@ -195,3 +195,19 @@ def test_field_value_paths() -> None:
         argo_analysis.field_value(ro, "spec.template")
     with pytest.raises(ValueError, match=r"invalid path status\.nothing in rollout"):
         argo_analysis.field_value(ro, "status.nothing")
+
+
+def test_a_wrongly_typed_template_field_is_invalid_spec_naming_template_and_field() -> None:
+    w = World()
+    t = template("random-fail", ["random-fail"])
+    t["spec"]["metrics"][0]["interval"] = 5
+    w.create(AT, t)
+    w.create(ROLLOUT, step_rollout({"templateName": "random-fail"}))
+    w.run(1)
+    want = ('The Rollout "demo" is invalid: spec.strategy.canary.steps[1].analysis.templates: '
+            'Invalid value: "templateNames: [random-fail]": AnalysisTemplate "random-fail": '
+            'spec.metrics[0].interval: Invalid value: 5: must be a duration string such as '
+            '"30s", "5m" or "1h30m"')
+    assert w.status()["phase"] == "Degraded" and w.condition("InvalidSpec") is not None
+    assert w.status()["message"] == f"InvalidSpec: {want}"
+    assert not list(w.o.store.iter("replicasets.apps", NS))  # nothing acted on

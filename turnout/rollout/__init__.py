@@ -23,7 +23,7 @@ def controllers(objects: Objects, metrics: MetricSource,
     ``metrics``."""
     providers = Providers(metrics)
     providers.by_name["job"] = JobProvider(objects)  # Argo's examples measure with pods
-    return [RolloutController(objects), ExperimentController(objects),
+    return [RolloutController(objects, tuple(providers.by_name)), ExperimentController(objects),
             AnalysisRunController(objects, providers),
             CanaryController(objects, metrics, thresholds)]
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 
 from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder
-from turnout.rollout import analysis_run, common
+from turnout.rollout import analysis_run, analysis_spec, common
 from turnout.rollout.providers import Providers
 from turnout.store.db import Event
 from turnout.store.objects import Objects, now_iso
@@ -102,6 +102,12 @@ class AnalysisRunController(Controller):
             problem = "no metrics specified" if not metrics else ""
             names: set[str] = set()
             for i, m in enumerate(resolved):
+                # the types first (what the CRD's schema would refuse), then Argo's own checks
+                typed = analysis_spec.metric_problems(m, f"spec.metrics[{i}]", True,
+                                                      self.providers.by_name)
+                if typed:
+                    problem = problem or typed[0]
+                    continue
                 why = analysis_run.validate_metric(m)
                 if m.get("name") in names:
                     why = f"duplicate name '{m.get('name')}'"

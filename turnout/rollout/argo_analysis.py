@@ -18,11 +18,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from turnout.kube import fielderrors
-from turnout.rollout import analysis_run
+from turnout.rollout import analysis_run, analysis_spec
 from turnout.types import JSON, Obj
 
 TEMPLATE = "analysistemplates.argoproj.io"
@@ -259,12 +259,17 @@ def check_metrics(flat: Obj, path: str, names: list[str], background: bool) -> N
                              f"count: {m.get('count', '<nil>')}")
 
 
-def check_ref(ref: Ref, lookup: Lookup, rollout: Obj) -> None:
+def check_ref(ref: Ref, lookup: Lookup, rollout: Obj,
+              providers: Collection[str] = analysis_spec.PROVIDERS) -> None:
     """Raise FieldError when ``ref`` could not make an AnalysisRun (missing template, an arg
     without value, a bad metric), as Argo's ValidateRolloutReferencedResources does."""
     templates = collect(ref.spec.get("templates") or [], lookup, ref.path)
     names = [str(t["metadata"]["name"]) for t in templates]
     label = f"templateNames: [{' '.join(names)}]"
+    for t in templates:
+        problems = analysis_spec.template_problems(t, providers)
+        if problems:
+            raise FieldError(ref.path, label, problems[0])
     try:
         flat = flatten(templates)
         args = rollout_args(ref.spec.get("args") or [], "dummy-stable-hash", "dummy-new-hash",

@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from turnout.controllers.base import Controller, Key
 from turnout.controllers.events import Recorder
 from turnout.controllers.workloads import owned_by
 from turnout.kube import errors
 from turnout.rollout import (
+    analysis_spec,
     argo,
     argo_analysis,
     argo_experiments,
@@ -47,11 +48,12 @@ class RolloutController(Controller):
     name = "argo-rollouts-controller"
     resync_seconds = 5.0
 
-    def __init__(self, objects: Objects) -> None:
+    def __init__(self, objects: Objects,
+                 providers: Collection[str] = analysis_spec.PROVIDERS) -> None:
         super().__init__(objects)
         self.events = Recorder(objects, "rollouts-controller")
         self.clock = time.time
-        self.runs = argo_runs.Runs(objects, self.events)
+        self.runs = argo_runs.Runs(objects, self.events, providers)
         self.experiments = argo_experiments.Experiments(objects, self.events)
         self.invalid = 0
         """Reconciles that found an invalid spec (each also the InvalidSpec condition)."""

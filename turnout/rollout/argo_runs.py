@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Collection
 
 from turnout.analysis import Outcome
 from turnout.controllers.events import Recorder
 from turnout.controllers.workloads import owned_by
-from turnout.rollout import argo, argo_analysis, common, engine, metrics
+from turnout.rollout import analysis_spec, argo, argo_analysis, common, engine, metrics
 from turnout.rollout.engine import Command, Gate, Phase, State
 from turnout.rollout.providers import ARMS
 from turnout.store.objects import Objects
@@ -34,8 +35,12 @@ log = logging.getLogger("turnout.rollout.argo")
 
 
 class Runs:
-    def __init__(self, objects: Objects, events: Recorder) -> None:
+    def __init__(self, objects: Objects, events: Recorder,
+                 providers: Collection[str] = analysis_spec.PROVIDERS) -> None:
         self.objects = objects
+        self.providers = providers
+        """The metric providers the AnalysisRun controller runs; a template naming another is
+        the Rollout's InvalidSpec."""
         self.store = objects.store
         self.events = events
         self.errors = 0
@@ -53,7 +58,7 @@ class Runs:
         lookup = self.lookup(ro["metadata"]["namespace"])
         for ref in argo_analysis.refs(ro.get("spec") or {}):
             try:
-                argo_analysis.check_ref(ref, lookup, ro)
+                argo_analysis.check_ref(ref, lookup, ro, self.providers)
             except argo_analysis.FieldError as e:
                 return str(e)
         return ""
