@@ -38,6 +38,13 @@ def test_negative_weight_and_total_zero() -> None:
     assert validate_virtual_service(vs({"route": [{**D, "weight": 0}, {**D, "weight": 5}]})) == []
 
 
+def test_a_weight_that_is_not_an_integer_says_so() -> None:
+    for bad in ("fifty", 50.5, True):
+        got = fields(validate_virtual_service(vs({"route": [{**D, "weight": bad},
+                                                            {**D, "weight": 50}]})))
+        assert got == [("spec.http[0].route[0].weight", "must be an integer")]
+
+
 def test_route_redirect_or_direct_response_required_and_exclusive() -> None:
     got = fields(validate_virtual_service(vs({"match": [{"uri": {"prefix": "/"}}]})))
     assert got == [("spec.http[0]", "HTTP route, redirect or direct_response is required")]

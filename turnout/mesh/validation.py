@@ -112,7 +112,10 @@ def _http_route(rule: Obj, path: str, out: list[Cause], is_delegate: bool = Fals
     for j, d in enumerate(dests):
         _destination(d.get("destination"), f"{path}.route[{j}].destination", out)
         weight = d.get("weight", 0)
-        if not isinstance(weight, int) or weight < 0:
+        if not isinstance(weight, int) or isinstance(weight, bool):
+            # what the CRD's schema answers (type: integer); Istio's own check is only "< 0"
+            out.append(_bad(f"{path}.route[{j}].weight", "must be an integer"))
+        elif weight < 0:
             out.append(_bad(f"{path}.route[{j}].weight", f"weight {weight} < 0"))
         else:
             total += weight
