@@ -159,7 +159,8 @@ def test_a_template_within_range_promotes() -> None:
 @pytest.mark.parametrize(("answer", "metric", "tmpl", "message"), [
     (vector(612.0), None, None, "latency 612.00 > 500"),
     (vector(), None, None, "no values found for custom metric: latency"),
-    (OSError("connection refused"), None, None, "metric query failed for latency: "
+    (OSError("connection refused"), None, None, "metric query failed for latency: query to "
+                                                "http://prometheus.istio-system:9090 failed: "
                                                 "connection refused"),
     (vector(1.0), {**LATENCY, "templateVariables": {}}, None,
      'map has no entry for key "reporter"'),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,8 +23,6 @@ from typing import Any, Protocol
 
 from turnout.rollout import flagger, providers
 from turnout.types import Obj
-
-log = logging.getLogger("turnout.rollout.metric_templates")
 
 TYPES = ("prometheus", "turnout")
 FUNCS = ("name", "namespace", "target", "service", "ingress", "route", "interval")
@@ -234,8 +231,8 @@ def run_prometheus(template: Obj, metric: Obj, m: Model, creds: dict[str, str] |
     except NoValues as e:
         return Check(False, f"no values found for custom metric: {name}: {e}")
     except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
-        log.warning("metric %s: query to %s failed: %s", name, address, e)
-        return Check(False, f"metric query failed for {name}: {e}")
+        return Check(False, f"metric query failed for {name}: " + providers.failed(
+            "flagger-prometheus", f"query to {address}", e))
     why = judge(name, value, metric.get("thresholdRange") or {})
     if why:
         return Check(False, why, value)

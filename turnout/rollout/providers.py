@@ -10,9 +10,12 @@ provider is an Error measurement naming it, never a silent fallback.
 from __future__ import annotations
 
 import json
+import logging
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -21,6 +24,10 @@ from turnout.rollout import analysis_run, metrics
 from turnout.types import Obj
 
 ARMS = "turnout.dev/arms"
+log = logging.getLogger("turnout.rollout.providers")
+FAILURES: Counter[str] = Counter()
+"""Queries that could not be made or read, by provider (each also an Error measurement or a
+failed check naming the address)."""
 
 Measurement = tuple[str, str, str]  # phase, value, message
 
@@ -35,6 +42,16 @@ def _http_json(url: str, timeout: float, method: str = "GET", body: str | None =
                                  data=body.encode() if body else None)
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read() or b"null")
+
+
+def failed(provider: str, what: str, e: Exception) -> str:
+    """Count and log a query that failed; the sentence names the address: `prometheus query to
+    http://127.0.0.1:9 failed: [Errno 111] Connection refused`."""
+    FAILURES[provider] += 1
+    reason = e.reason if isinstance(e, urllib.error.URLError) else e
+    text = f"{what} failed: {reason}"
+    log.warning("%s", text)
+    return text
 
 
 def prometheus_query(address: str, query: str, timeout: float,
@@ -55,7 +72,7 @@ class Prometheus:
         try:
             doc = _http_json(url, float(cfg.get("timeout", 10)))
         except (OSError, ValueError) as e:
-            return "Error", "", f"prometheus query failed: {e}"
+            return "Error", "", failed("prometheus", f"prometheus query to {address}", e)
         data = (doc or {}).get("data") or {}
         if (doc or {}).get("status") != "success":
             return "Error", "", f"prometheus: {(doc or {}).get('error', 'query failed')}"
@@ -92,7 +109,7 @@ class Web:
                              str(cfg.get("method", "GET")), cfg.get("body"), headers)
             result = json_path(doc, str(cfg.get("jsonPath", "{$}")))
         except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
-            return "Error", "", f"web provider failed: {e}"
+            return "Error", "", failed("web", f"web provider request to {cfg['url']}", e)
         return _judged(metric, result)
 
 
