@@ -94,7 +94,7 @@ def test_failure_limit_message_as_argo_writes_it() -> None:
     st = status(o)
     assert st["phase"] == "Failed"
     assert st["message"] == ('Metric "sr" assessed Failed due to failed (2) > failureLimit (1): '
-                             '"Error Message: failed measurement"')
+                             '"failed measurement"')  # Argo's "Error Message: " is for Errors
     reasons = {e["reason"] for e in events(o, NS)}
     assert {"MetricFailed", "AnalysisRunFailed"} <= reasons
 
@@ -106,7 +106,9 @@ def test_errors_do_not_count_are_retried_every_10s_and_end_in_error() -> None:
     assert [t for _, t, _ in fake.seen] == [0, 10, 20]
     r = result(o, "e")
     assert r["error"] == 3 and r.get("count", 0) == 0 and r["phase"] == "Error"
-    assert "consecutiveErrors (3) > consecutiveErrorLimit (2)" in status(o)["message"]
+    assert status(o)["message"] == ('Metric "e" assessed Error due to consecutiveErrors (3) > '
+                                    'consecutiveErrorLimit (2): "Error Message: error '
+                                    'measurement"')
 
 
 def test_consecutive_success_limit_ends_early_or_is_inconclusive() -> None:

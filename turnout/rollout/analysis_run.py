@@ -395,7 +395,10 @@ def assess(metrics: list[Obj], results: dict[str, Obj], dry: set[str],
             if reason:
                 message = f'Metric "{name}" assessed {phase} due to {reason}'
                 if res.get("message"):
-                    message += f': "Error Message: {res["message"]}"'
+                    # Argo prefixes the provider's message so; its providers only write one
+                    # for an Error measurement, turnout's also say why one Failed
+                    error = res.get("lastPhase") == "Error"
+                    message += f': "{"Error Message: " if error else ""}{res["message"]}"'
         summary[bucket] += 1
     if ending:
         return Assessment(worst or "Successful", message.strip(), summary, dry_summary)
