@@ -323,3 +323,28 @@ def test_reverting_a_failed_canary_to_the_primary_keeps_it_failed() -> None:
     assert primary_image(o).endswith(":1.0")
     new_version(o, "arapulido/ads-service:3.0", "v3")
     run_until(o, ctl, t, "Progressing", limit=t + 30)
+
+
+def test_compare_with_primary_false_leaves_the_verdict_to_flaggers_checks() -> None:
+    """With `turnout.dev/compare-with-primary: "false"` a canary 200 ms slower but under
+    `request-duration` max 500 ms is promoted, as Flagger promotes it; by default turnout's
+    canary-versus-primary verdict rolls it back."""
+    o, ctl, _ = setup({"v1": BASE, "v2": lognormal(50.0, 0.2, extra_ms=200.0)})
+    c = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements")
+    c["metadata"]["annotations"] = {"turnout.dev/compare-with-primary": "false"}
+    o.update(rt(o, "canaries.flagger.app"), NS, "advertisements", c)
+    initialized(o, ctl)
+    new_version(o)
+    run_until(o, ctl, 10, "Succeeded")
+    assert primary_image(o).endswith(":2.0")
+    assert not [e for e in events(o, NS) if e["reason"] == "CheckFailed"]
+
+
+def test_compare_with_primary_must_be_true_or_false() -> None:
+    o, ctl, _ = setup({"v1": BASE})
+    c = o.get(rt(o, "canaries.flagger.app"), NS, "advertisements")
+    c["metadata"]["annotations"] = {"turnout.dev/compare-with-primary": "nope"}
+    o.update(rt(o, "canaries.flagger.app"), NS, "advertisements", c)
+    run(o, ctl, 0, 2)
+    msg = status(o)["conditions"][0]["message"]
+    assert "metadata.annotations[turnout.dev/compare-with-primary]" in msg and "nope" in msg

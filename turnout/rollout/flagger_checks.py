@@ -5,8 +5,9 @@ failure: `request-success-rate` and `request-duration` (here from turnout's own 
 canary alone, no data being a failed check), then each MetricTemplate through its provider. turnout
 adds its sequential canary-versus-primary verdict to the builtin checks when the primary served
 requests in the same window (blue/green load tests often hit only the canary) and the split is
-random (not an A/B test's `match`, whose arms serve different users). The controller
-passes itself as the ``Context``.
+random (not an A/B test's `match`, whose arms serve different users), unless the Canary's
+annotation `turnout.dev/compare-with-primary: "false"` asks for Flagger's checks alone. The
+controller passes itself as the ``Context``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from turnout.store.objects import Objects
 from turnout.types import Obj
 
 TEMPLATE = "metrictemplates.flagger.app"
+COMPARE = "turnout.dev/compare-with-primary"
 
 
 class Context(Protocol):
@@ -28,6 +30,16 @@ class Context(Protocol):
     source: metrics.MetricSource
     thresholds: Thresholds | None
     querier: metric_templates.Querier
+
+
+def compares_with_primary(canary: Obj) -> bool:
+    """Whether turnout adds its canary-versus-primary verdict (annotation `COMPARE`, "true" by
+    default); raises SpecError for a value other than "true" or "false"."""
+    value = ((canary.get("metadata") or {}).get("annotations") or {}).get(COMPARE, "true")
+    if str(value).strip().lower() not in ("true", "false"):
+        raise flagger.SpecError(f"metadata.annotations[{COMPARE}]",
+                                f'must be "true" or "false", got {value!r}')
+    return str(value).strip().lower() == "true"
 
 
 def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primary: Obj | None,
@@ -67,7 +79,8 @@ def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primar
             return g
         gates.append(g)
     ab = bool(flagger.analysis(spec).get("match"))
-    if builtin and not ab and ctx.source.samples(n.namespace, arms.stable, since)[0]:
+    if builtin and not ab and compares_with_primary(canary) and \
+            ctx.source.samples(n.namespace, arms.stable, since)[0]:
         # turnout's addition to the builtin checks, when the primary served requests too; not
         # for A/B tests, whose arms serve different users (a header or cookie picks them), so a
         # difference between them says nothing about the release

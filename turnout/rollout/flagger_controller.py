@@ -105,6 +105,7 @@ class CanaryController(Controller):
         spec = canary.get("spec") or {}
         try:
             prov = flagger_spec.validate(spec, self.provider)
+            flagger_checks.compares_with_primary(canary)
             plan = flagger.plan(spec, self.provider)
             kind = flagger_targets.kind_of(spec)
             ref = str(spec["targetRef"]["name"])
