@@ -37,6 +37,7 @@ from turnout.kube.fielderrors import (
 )
 from turnout.kube.resources import BUILTIN
 from turnout.kube.schema import decode_errors
+from turnout.kube.validation_crd import validate_crd
 from turnout.kube.validation_objects import (
     validate_configmap,
     validate_ingress,
@@ -192,7 +193,8 @@ def _container(c: Obj, path: str, volumes: set[str], names: set[str]) -> list[Ca
     return out
 
 
-def validate_pod_spec(spec: Obj, path: str) -> list[Cause]:
+def validate_pod_spec(spec: Obj, path: str, claims: frozenset[str] = frozenset()) -> list[Cause]:
+    """`claims`: a StatefulSet's volumeClaimTemplates, which mounts may name like volumes."""
     out: list[Cause] = []
     volumes: set[str] = set()
     for i, v in enumerate(spec.get("volumes") or ()):
@@ -211,6 +213,7 @@ def validate_pod_spec(spec: Obj, path: str) -> list[Cause]:
         for extra in sources[1:]:
             out.append(forbidden(f"{vp}.{extra}", "may not specify more than 1 volume type"))
     names: set[str] = set()
+    volumes |= claims
     for i, c in enumerate(spec.get("initContainers") or ()):
         out += _container(c, f"{path}.initContainers[{i}]", volumes, names)
     containers = spec.get("containers") or []
@@ -236,7 +239,8 @@ def validate_pod_spec(spec: Obj, path: str) -> list[Cause]:
 
 
 def validate_template(tpl: JSON, path: str, selector: sel.LabelSelector | None,
-                      restart: list[str] | None = None) -> list[Cause]:
+                      restart: list[str] | None = None,
+                      claims: frozenset[str] = frozenset()) -> list[Cause]:
     if not isinstance(tpl, dict):
         return [required(path)]
     meta = tpl.get("metadata") or {}
@@ -247,7 +251,7 @@ def validate_template(tpl: JSON, path: str, selector: sel.LabelSelector | None,
                                  "`selector` does not match template `labels`"))
     out += validate_labels(labels, f"{path}.metadata.labels")
     spec = tpl.get("spec") or {}
-    out += validate_pod_spec(spec, f"{path}.spec")
+    out += validate_pod_spec(spec, f"{path}.spec", claims)
     allowed = restart or ["Always"]
     policy = spec.get("restartPolicy", "Always")
     if policy in ("Always", "OnFailure", "Never") and policy not in allowed:
@@ -292,7 +296,8 @@ def workload_selector(s: Obj, empty_ok: bool = False
 
 
 def _selector_and_template(spec: Obj, restart: list[str] | None = None,
-                           empty_ok: bool = False) -> list[Cause]:
+                           empty_ok: bool = False,
+                           claims: frozenset[str] = frozenset()) -> list[Cause]:
     out: list[Cause] = []
     s = spec.get("selector")
     selector: sel.LabelSelector | None = None
@@ -301,7 +306,16 @@ def _selector_and_template(spec: Obj, restart: list[str] | None = None,
     else:
         causes, selector = workload_selector(s, empty_ok)
         out += causes
-    return out + validate_template(spec.get("template"), "spec.template", selector, restart)
+    return out + validate_template(spec.get("template"), "spec.template", selector, restart,
+                                   claims)
+
+
+def validate_statefulset(obj: Obj) -> list[Cause]:
+    """Mounts may name a volumeClaimTemplate: each pod gets a claim of that name."""
+    spec = obj.get("spec") or {}
+    claims = frozenset(str((t.get("metadata") or {}).get("name") or "")
+                       for t in spec.get("volumeClaimTemplates") or () if isinstance(t, dict))
+    return _selector_and_template(spec, claims=claims - {""})
 
 
 def validate_deployment(obj: Obj) -> list[Cause]:
@@ -399,11 +413,12 @@ _VALIDATORS: dict[tuple[str, str], Callable[[Obj], list[Cause]]] = {
     ("", "ConfigMap"): validate_configmap,
     ("apps", "Deployment"): validate_deployment,
     ("apps", "ReplicaSet"): validate_replicaset,
-    ("apps", "StatefulSet"): lambda o: _selector_and_template(o.get("spec") or {}),
+    ("apps", "StatefulSet"): validate_statefulset,
     ("apps", "DaemonSet"): lambda o: _selector_and_template(o.get("spec") or {}),
     ("batch", "Job"): validate_job,
     ("batch", "CronJob"): cron.validate_cronjob,
     ("networking.k8s.io", "Ingress"): validate_ingress,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): validate_crd,
 }
 
 
