@@ -144,13 +144,24 @@ def _remove(doc: JSON, parts: list[str], path: str, op: str) -> JSON:
                          f"{key}: invalid index referenced") from None
 
 
+MAX_JSON_PATCH_OPS = 10000
+"""kube-apiserver's maxJSONPatchOperations (handlers/patch.go)."""
+MAX_COPY_GROWTH = 3 * 1024 * 1024
+"""json-patch's AccumulatedCopySizeLimit as kube-apiserver sets it."""
+
+
 def json_patch(target: Obj, ops: JSON) -> Obj:
     """Apply an RFC 6902 patch. Raises ApiError 400 if `ops` is not a list of objects, 422 when
     an operation fails (missing path, failed `test`, unknown op), like kube-apiserver."""
     if not isinstance(ops, list) or not all(isinstance(o, dict) for o in ops):
         kind = "object" if isinstance(ops, dict) else type(ops).__name__
         raise bad_request(f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch")
+    if len(ops) > MAX_JSON_PATCH_OPS:
+        raise ApiError(413, "RequestEntityTooLarge",
+                       "Request entity too large: The allowed maximum operations in a JSON "
+                       f"patch is {MAX_JSON_PATCH_OPS}, got {len(ops)}")
     doc: JSON = copy.deepcopy(target)
+    copied = 0
     for o in ops:
         op = o.get("op")
         path = o.get("path", "")
@@ -184,6 +195,12 @@ def json_patch(target: Obj, ops: JSON) -> Obj:
                                  f"{src}: missing value") from None
             if op == "move":
                 _remove(doc, sparts, src, "move")
+            else:  # copies can double the document each time: json-patch caps their growth
+                copied += len(json.dumps(val, separators=(",", ":")))
+                if copied > MAX_COPY_GROWTH:
+                    raise _op_failed("Unable to complete the copy, the accumulated size "
+                                     f"increase of copy is {copied}, exceeding the limit "
+                                     f"{MAX_COPY_GROWTH}")
             doc = _add(doc, parts, copy.deepcopy(val), path, op)
         elif op == "test":
             try:
