@@ -161,7 +161,7 @@ def cases() -> list[Case]:
         Case("DELETE", one, body={"preconditions": "x"}, mentions=("preconditions",)),
         Case("DELETE", one, body={"preconditions": {"uid": 5}}, mentions=("preconditions",)),
         Case("DELETE", one, body=[1]), Case("DELETE", one, body="text"),
-        Case("DELETE", one, body="{", mentions=("decoded",)),
+        Case("DELETE", one, body="{", mentions=("unexpected end of JSON input",)),
         Case("DELETE", f"{CM}/missing", mentions=("missing",)),
         Case("DELETE", f"{PODS}/p1", body=b"k8s\x00garbage",
              content_type="application/vnd.kubernetes.protobuf"),
@@ -172,9 +172,9 @@ def cases() -> list[Case]:
     out += [
         Case("POST", CM, body=[]), Case("POST", CM, body="str"), Case("POST", CM, body=5),
         Case("POST", CM, body="null"), Case("POST", CM, body=None),
-        Case("POST", CM, body="{", mentions=("decoded",)),
-        Case("POST", CM, body="a: [", content_type="application/yaml", mentions=("decoded",)),
-        Case("POST", CM, body=b"\xff\xfe", mentions=("decoded",)),
+        Case("POST", CM, body="{", mentions=("unexpected end of JSON input",)),
+        Case("POST", CM, body="a: [", content_type="application/yaml", mentions=("yaml: line",)),
+        Case("POST", CM, body=b"\xff\xfe", mentions=("invalid character 'ÿ'",)),
         Case("POST", CM, body="NaN"),
         Case("POST", CM, body={**cm, "metadata": []}, mentions=("metadata",)),
         Case("POST", CM, body={**cm, "kind": "Secret"}, mentions=("Secret",)),
@@ -262,7 +262,8 @@ def cases() -> list[Case]:
     # --- update ---------------------------------------------------------------------------------
     out += [
         Case("PUT", one, body={**cm, "metadata": {"name": "other"}}, mentions=("other", "cm1")),
-        Case("PUT", one, body=[]), Case("PUT", one, body="{", mentions=("decoded",)),
+        Case("PUT", one, body=[]),
+        Case("PUT", one, body="{", mentions=("unexpected end of JSON input",)),
         Case("PUT", one, body={**cm, "metadata": {"name": "cm1", "resourceVersion": "1"}},
              mentions=("cm1", "modified")),
         Case("PUT", f"{CM}/missing", body={**cm, "metadata": {"name": "missing"}},
@@ -292,7 +293,8 @@ def cases() -> list[Case]:
         Case("PATCH", one, body={"data": {"a": "b"}}, content_type="application/json"),
         Case("PATCH", one, body={"data": {"a": "b"}}, content_type=""),
         Case("PATCH", one, body=[1], content_type=merge),
-        Case("PATCH", one, body="{", content_type=merge, mentions=("decoded",)),
+        Case("PATCH", one, body="{", content_type=merge,
+             mentions=("unexpected end of JSON input",)),
         Case("PATCH", one, body={"data": ["x"]}, content_type=merge, mentions=("data",)),
         Case("PATCH", one, body={"metadata": {"name": "renamed"}}, content_type=merge),
         Case("PATCH", one, body={"data": 5}, content_type=smp, mentions=("data",)),
@@ -329,7 +331,7 @@ def cases() -> list[Case]:
                                  "metadata": {"name": "web"}}, content_type=apply_ct,
              mentions=("fieldManager",)),
         Case("PATCH", f"{dep}?fieldManager=m", body="a: [", content_type=apply_ct,
-             mentions=("decoded",)),
+             mentions=("yaml: line",)),
         Case("PATCH", f"{dep}?fieldManager=m", body={"metadata": {"name": "web"}},
              content_type=apply_ct, mentions=("Kind",)),
         Case("PATCH", f"{dep}?fieldManager=m", body={"apiVersion": "v1", "kind": "Pod",
@@ -381,7 +383,78 @@ Case("GET", "/openapi/v3/apis/nope/v1"),
         Case("POST", CM, body=cm, headers=(("Authorization", "Bearer"),)),
         Case("DELETE", one, headers=(("Authorization", "bearer  "),)),
     ]
-    return out
+    return out + decoding_cases()
+
+
+def alias_bomb(levels: int = 7) -> str:
+    """Each level: nine aliases of the previous one (9**7 scalars from ~300 bytes)."""
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: bomb}",
+             "l0: &l0 [1,1,1,1,1,1,1,1,1]"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def decoding_cases() -> list[Case]:
+    """Bodies that must not decode, and the limits of patches, CRDs, logs and evictions."""
+    yaml_ct, apply_ct = "application/yaml", "application/apply-patch+yaml"
+    json_patch = "application/json-patch+json"
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    cm = {"metadata": {"name": "new"}}
+    return [
+        Case("POST", CM, body=alias_bomb(), content_type=yaml_ct,
+             mentions=("excessive aliasing",)),
+        Case("PATCH", f"{CM}/cm1?fieldManager=m", body=alias_bomb().replace("bomb", "cm1"),
+             content_type=apply_ct, mentions=("excessive aliasing",)),
+        Case("POST", CM, body="metadata: &a {name: x, self: *a}\n", content_type=yaml_ct,
+             mentions=("contains itself",)),
+        Case("POST", CM, body=b"metadata: {name: \xff}\n", content_type=yaml_ct,
+             mentions=("UTF-8",)),
+        Case("POST", CM, body='{"metadata": {"name": }}', mentions=(
+            "invalid character '}' looking for beginning of value", "must be of type ConfigMap")),
+        Case("POST", CM, body='{"metadata" {}}', mentions=("after object key",)),
+        Case("POST", CM, body='{"metadata": {"name": "x"}} x', mentions=("top-level value",)),
+        Case("POST", CM, body='{"data": {"a": NaN}}', mentions=("invalid character 'N'",)),
+        Case("POST", CM, body=b'{"metadata": \xff}', mentions=("invalid character",)),
+        Case("POST", CM, body=json.dumps(cm).encode("utf-16"), mentions=("invalid character",),
+             content_type="application/json; charset=utf-16"),
+        Case("POST", CM, body="[" * 20000 + "]" * 20000, mentions=("exceeded max depth",)),
+        Case("PATCH", f"{CM}/cm1", body=[{"op": "test", "path": "/data/a", "value": "b"}] * 10002,
+             content_type=json_patch, mentions=("maximum operations", "10000", "10002")),
+        Case("PATCH", f"{CM}/cm1", body=[{"op": "add", "path": "/data/b", "value": "x" * 1000}] +
+             [{"op": "copy", "from": "/data", "path": f"/data/c{i}"} for i in range(16)],
+             content_type=json_patch, mentions=("accumulated size",)),
+        Case("PATCH", f"{CM}/cm1", body='[{"op": "add", "path": "/data/x" "value": 1}]',
+             content_type=json_patch, mentions=("invalid character",)),
+        Case("POST", crds, body={"apiVersion": "apiextensions.k8s.io/v1",
+                                 "kind": "CustomResourceDefinition", "metadata": {"name": "x"},
+                                 "spec": {"group": "x"}},
+             mentions=("metadata.name", "spec.names.plural", "spec.names.kind", "spec.scope",
+                       "spec.versions")),
+        Case("POST", crds, body={
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "things.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                     "names": {"plural": "things", "kind": "Thing"},
+                     "versions": [{"name": "v1", "served": True, "storage": False},
+                                  {"name": "v2", "served": True, "storage": False}]}},
+             mentions=("exactly one version marked as storage", "schemas are required")),
+        Case("GET", f"{PODS}/p1/log?sinceTime=yesterday", mentions=("yesterday",)),
+        Case("GET", f"{PODS}/p1/log?sinceTime=2024-01-01", mentions=("2024-01-01",)),
+        Case("PUT", f"{DEPLOYS}/web/scale", body={"spec": {"replicas": "many"}},
+             mentions=("cannot unmarshal string", "replicas")),
+        Case("POST", f"{PODS}/p1/eviction", body={"apiVersion": "policy/v1", "kind": "Eviction",
+                                                  "metadata": {"name": "other"}},
+             mentions=("does not match",)),
+        Case("POST", f"{PODS}/missing/eviction", body={"apiVersion": "policy/v1",
+                                                       "kind": "Eviction",
+                                                       "metadata": {"name": "missing"}},
+             mentions=("missing",)),
+        Case("GET", f"{PODS}/p1/eviction"),
+        Case("POST", f"{CM}?fieldValidation=Strict", body={"metadata": {"name": "n"},
+                                                           "extra": {"foo": "bar"}},
+             mentions=('unknown field "extra"',)),
+    ]
 
 
 CASES = cases()

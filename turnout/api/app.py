@@ -10,12 +10,12 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from turnout import __version__
 from turnout.api import discovery, listing, openapi, options, paths, watch
-from turnout.kube import errors, listoptions, protobuf, tables
+from turnout.kube import decoding, errors, eviction, listoptions, protobuf, tables
 from turnout.kube.resources import ResourceType
 from turnout.store.objects import Objects
 from turnout.telemetry import api as telemetry_api
@@ -61,9 +61,18 @@ class ApiContext:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def _json(obj: Any, status: int = 200, content_type: str = "application/json") -> Response:
-    return Response(json.dumps(obj, separators=(",", ":")), status_code=status,
+def _json(obj: Any, status: int = 200, content_type: str = "application/json",
+          warnings: list[str] | None = None) -> Response:
+    resp = Response(json.dumps(obj, separators=(",", ":")), status_code=status,
                     media_type=content_type)
+    for w in warnings or ():  # RFC 7234 warn-code 299, as kube-apiserver's warning recorder
+        text = _CONTROL.sub("?", w).replace("\\", "\\\\").replace('"', '\\"')
+        # UTF-8 on the wire (a field name may be any string), never a raw CR/LF
+        resp.headers.append("Warning", f'299 - "{text}"'.encode().decode("latin-1"))
+    return resp
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _error(err: errors.ApiError) -> Response:
@@ -164,11 +173,12 @@ def _discovery(ctx: ApiContext, request: Request, t: paths.DiscoveryPath) -> Res
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 """kube-apiserver's MaxRequestBodyBytes."""
-MAX_DEPTH = 10000
 BODY_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
 
 
-async def _body(request: Request) -> Any:
+async def _body(request: Request, kind: str = "") -> Any:
+    """The decoded body. `kind`: the object a create/update expects, which kube-apiserver
+    names in its decode errors (`the object provided is unrecognized (must be of type X)`)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.too_large(MAX_BODY_BYTES)
@@ -190,26 +200,25 @@ async def _body(request: Request) -> Any:
             415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
             f'accepted media types include: {", ".join(BODY_TYPES)} (got "{ctype}")')
     try:
-        data = yaml.safe_load(raw) if "yaml" in media else json.loads(raw)
-    except (ValueError, yaml.YAMLError, RecursionError) as e:
-        raise errors.bad_request(f"the body of the request could not be decoded: {e}") from e
-    if _depth(data) > MAX_DEPTH:
-        raise errors.bad_request(f"exceeded max depth of {MAX_DEPTH}")
+        data = decoding.loads_yaml(raw) if "yaml" in media else decoding.loads_json(raw)
+        if decoding.depth(data) > decoding.MAX_DEPTH:
+            raise decoding.DecodeError(f"exceeded max depth of {decoding.MAX_DEPTH}")
+    except decoding.DecodeError as e:
+        raise _decode_error(str(e), kind, raw, yaml_body="yaml" in media) from None
     return data
 
 
-def _depth(data: Any) -> int:
-    depth, level = 0, [data]
-    while level:
-        depth += 1
-        nxt: list[Any] = []
-        for d in level:
-            if isinstance(d, dict):
-                nxt.extend(d.values())
-            elif isinstance(d, list):
-                nxt.extend(d)
-        level = nxt
-    return depth
+def _decode_error(why: str, kind: str, raw: bytes, *, yaml_body: bool) -> errors.ApiError:
+    """kube-apiserver's transformDecodeError for creates and updates; patches say why only."""
+    if not kind:
+        return errors.bad_request(why)
+    if not yaml_body and not why.startswith("exceeded"):
+        why = f"couldn't get version/kind; json parse error: {why}"
+    summary = raw[:30].decode("utf-8", "replace") if raw[:1] == b"{" else raw[:30].hex()
+    if len(raw) > 30:
+        summary += " ..."
+    return errors.bad_request(f"the object provided is unrecognized (must be of type {kind}): "
+                              f"{why} ({summary})")
 
 
 async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) -> Response:
@@ -233,9 +242,11 @@ async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) ->
             return _list(ctx, request, rt, t, lopts)
         if method == "POST":
             w = options.write_options(q, agent, kind="CreateOptions")
-            created = objs.create(rt, t.namespace, await _body(request), dry_run=w.dry_run,
-                                  strict=w.strict, version=t.version, manager=w.field_manager)
-            return _json(created, 201)
+            warned: list[str] | None = [] if w.warn else None
+            created = objs.create(rt, t.namespace, await _body(request, rt.kind),
+                                  dry_run=w.dry_run, strict=w.strict, version=t.version,
+                                  manager=w.field_manager, warnings=warned)
+            return _json(created, 201, warnings=warned)
         if method == "DELETE":
             lopts = listoptions.parse(q)
             opts = options.delete_options(await _body(request), q)
@@ -251,6 +262,10 @@ async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) ->
         if method != "GET":
             raise errors.method_not_allowed(f"{method} is not supported on pods/log")
         return await _logs(ctx, request, rt, t)
+    if t.subresource == "eviction":
+        if method != "POST":
+            raise errors.method_not_allowed(f"{method} is not supported on pods/eviction")
+        return _evict(ctx, rt, t, await _body(request, "Eviction"))
     if t.subresource == "scale":
         if method == "GET":
             return _json(objs.scale(rt, t.namespace, t.name))
@@ -262,9 +277,11 @@ async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) ->
         return _json(_one(ctx, request, rt, objs.get(rt, t.namespace, t.name, t.version)))
     if method == "PUT":
         w = options.write_options(q, agent, kind="UpdateOptions")
-        return _json(objs.update(rt, t.namespace, t.name, await _body(request),
+        warned = [] if w.warn else None
+        return _json(objs.update(rt, t.namespace, t.name, await _body(request, rt.kind),
                                  subresource=t.subresource, dry_run=w.dry_run, strict=w.strict,
-                                 version=t.version, manager=w.field_manager))
+                                 version=t.version, manager=w.field_manager, warnings=warned),
+                     warnings=warned)
     if method == "PATCH":
         ctype = request.headers.get("content-type", "")
         apply = ctype.split(";")[0].strip() in ("application/apply-patch+yaml",
@@ -272,14 +289,38 @@ async def _resource(ctx: ApiContext, request: Request, t: paths.ResourcePath) ->
         w = options.write_options(q, agent, kind="PatchOptions", apply=apply)
         is_new = apply and not t.subresource and objs.store.peek(
             rt.key, t.namespace if rt.namespaced else "", t.name) is None
+        warned = [] if w.warn else None
         return _json(objs.patch(rt, t.namespace, t.name, ctype, await _body(request),
                                 subresource=t.subresource, dry_run=w.dry_run, strict=w.strict,
-                                version=t.version, force=w.force, manager=w.field_manager),
-                     201 if is_new else 200)
+                                version=t.version, force=w.force, manager=w.field_manager,
+                                warnings=warned),
+                     201 if is_new else 200, warnings=warned)
     if method == "DELETE":
         opts = options.delete_options(await _body(request), q)
         return _json(objs.delete(rt, t.namespace, t.name, opts, t.version))
     raise errors.method_not_allowed(f"{method} is not supported")
+
+
+def _evict(ctx: ApiContext, rt: ResourceType, t: paths.ResourcePath, body: Any) -> Response:
+    """POST pods/NAME/eviction (policy/v1 Eviction): delete the pod unless a budget forbids."""
+    if not isinstance(body, dict):
+        raise errors.bad_request("the body of an eviction must be a policy/v1 Eviction object")
+    if body.get("kind") not in (None, "Eviction"):
+        raise errors.bad_request(f"the object provided is unrecognized (kind {body['kind']} "
+                                 "does not match Eviction)")
+    if (body.get("metadata") or {}).get("name", t.name) != t.name:
+        raise errors.bad_request("name in URL does not match name in Eviction object")
+    opts = options.delete_options(body.get("deleteOptions"), {})
+    objs = ctx.objects
+    pod = objs.get(rt, t.namespace, t.name)
+    if not pod["metadata"].get("deletionTimestamp"):
+        pdb_rt = objs.registry.lookup("policy", "v1", "poddisruptionbudgets")
+        budgets = objs.list(pdb_rt, t.namespace)[0] if pdb_rt is not None else []
+        refused = eviction.check(pod, budgets, objs.list(rt, t.namespace)[0] if budgets else [])
+        if refused is not None:
+            raise refused
+    objs.delete(rt, t.namespace, t.name, opts)
+    return _json(eviction.success(), 201)
 
 
 def _now() -> datetime:

@@ -12,7 +12,11 @@ from turnout.kube.resources import Registry, ResourceType
 from turnout.types import Obj
 
 SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-             "log": ["get"]}
+             "log": ["get"], "eviction": ["create"]}
+SUB_KINDS = {"scale": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+             "eviction": {"group": "policy", "version": "v1", "kind": "Eviction"}}
+"""Subresources whose object is not their resource's kind (kubectl drain looks for
+pods/eviction with group policy and kind Eviction)."""
 
 
 def _gv(group: str, version: str) -> str:
@@ -65,8 +69,8 @@ def api_resource_list(reg: Registry, group: str, version: str) -> Obj | None:
         for sub in rt.subresources:
             sr: Obj = {"name": f"{rt.plural}/{sub}", "singularName": "",
                        "namespaced": rt.namespaced, "kind": rt.kind, "verbs": SUB_VERBS[sub]}
-            if sub == "scale":
-                sr.update(group="autoscaling", version="v1", kind="Scale")
+            if sub in SUB_KINDS:
+                sr.update(SUB_KINDS[sub])
             resources.append(sr)
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": _gv(group, version), "resources": resources}
@@ -104,8 +108,7 @@ def aggregated(reg: Registry, legacy: bool, version: str) -> Obj:
                     r["categories"] = list(rt.categories)
                 subs = []
                 for sub in rt.subresources:
-                    kind = {"group": "autoscaling", "version": "v1", "kind": "Scale"} \
-                        if sub == "scale" else {"group": group, "version": v, "kind": rt.kind}
+                    kind = SUB_KINDS.get(sub) or {"group": group, "version": v, "kind": rt.kind}
                     subs.append({"subresource": sub, "responseKind": kind,
                                  "verbs": SUB_VERBS[sub]})
                 if subs:

@@ -7,9 +7,11 @@ allowed — never an exception that becomes a 500.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from turnout.kube import errors
@@ -42,6 +44,8 @@ class WriteOptions:
     field_manager: str
     strict: bool
     force: bool
+    warn: bool = True
+    """fieldValidation=Warn (the default): dropped unknown fields come back as warnings."""
 
 
 def write_options(q: Mapping[str, str], user_agent: str, *, kind: str,
@@ -74,7 +78,7 @@ def write_options(q: Mapping[str, str], user_agent: str, *, kind: str,
         # kube-apiserver names a manager without fieldManager after the User-Agent's program
         manager = user_agent.split("/", 1)[0][:FIELD_MANAGER_MAX] or "unknown"
     return WriteOptions(dry_run=dry == "All", field_manager=manager, strict=validation == "Strict",
-                        force=force)
+                        force=force, warn=validation != "Ignore")
 
 
 def delete_options(body: Any, q: Mapping[str, str]) -> DeleteOptions:
@@ -158,4 +162,20 @@ def log_options(q: Mapping[str, str], pod: str) -> LogOptions:
                                 "specified", "FieldValueForbidden"))
     if causes:
         raise errors.invalid("PodLogOptions", "", pod, causes)
+    since_time = q.get("sinceTime", "")
+    if since_time:
+        # a metav1.Time query parameter: RFC 3339, else the parameter codec's 400
+        try:
+            when = datetime.fromisoformat(since_time.replace("Z", "+00:00"))
+            if when.tzinfo is None or not _RFC3339.match(since_time):
+                raise ValueError(since_time)
+        except ValueError:
+            raise errors.bad_request(
+                f'parsing time "{since_time}" as "2006-01-02T15:04:05Z07:00": cannot parse '
+                f'"{since_time}" as "2006"') from None
+        age = (datetime.now(UTC) - when).total_seconds()
+        opts = replace(opts, since_seconds=max(1, math.ceil(age)))
     return opts
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")

@@ -128,7 +128,7 @@ ISTIO_VERSIONS = "v1 v1beta1 v1alpha3"
 
 BUILTIN: tuple[ResourceType, ...] = (
     _rt("", "v1", "Namespace", "namespaces", False, "ns", sub="status"),
-    _rt("", "v1", "Pod", "pods", True, "po", "all", "status log"),
+    _rt("", "v1", "Pod", "pods", True, "po", "all", "status log eviction"),
     _rt("", "v1", "Service", "services", True, "svc", "all", "status"),
     _rt("", "v1", "Endpoints", "endpoints", True, "ep"),
     _rt("", "v1", "Secret", "secrets"),

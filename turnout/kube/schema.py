@@ -194,6 +194,10 @@ def _json_kind(v: JSON) -> str:
     return "object"
 
 
+json_kind = _json_kind
+"""How Go's decoder names a JSON value's type in `cannot unmarshal <kind> into ...`."""
+
+
 def _go_number(v: int | float) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
         return str(int(v)) if "e" not in repr(v) else repr(v)

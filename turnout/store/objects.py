@@ -7,6 +7,7 @@ controller creating a Pod gets exactly what `kubectl create` would.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import ipaddress
 import secrets
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from turnout.kube import defaults, errors, patch, selectors
+from turnout.kube import defaults, errors, patch, schema, selectors
 from turnout.kube.resources import Registry, ResourceType
 from turnout.store import ownership
 from turnout.store.admission import Admission
@@ -74,6 +75,10 @@ class DeleteOptions:
         )
 
 
+Warnings = builtins.list[str] | None
+"""Where a write reports the unknown fields it dropped (None: drop them silently)."""
+
+
 class Objects:
     def __init__(self, store: Store, registry: Registry,
                  service_network: ipaddress.IPv4Network | ipaddress.IPv6Network = SERVICE_NET,
@@ -113,9 +118,11 @@ class Objects:
 
     def create(self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False,
                strict: bool = False, version: str = "", manager: str | None = None,
-               applied: bool = False) -> Obj:
+               applied: bool = False, warnings: Warnings = None) -> Obj:
         """`manager` names the field manager of an API write; `applied`: the body is the
-        result of a server-side apply and carries its managedFields."""
+        result of a server-side apply and carries its managedFields. Unknown fields of
+        built-in kinds are dropped, each named in `warnings` when given
+        (fieldValidation=Warn); `strict` refuses them instead."""
         obj = self._check_body(rt, body, version)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -142,6 +149,7 @@ class Objects:
             meta["name"] = str(meta["generateName"]) + "".join(
                 secrets.choice(NAME_ALPHABET) for _ in range(5))
         self._validate(rt, obj, strict=strict)
+        obj = _prune(rt, obj, warnings)
         obj = defaults.apply(obj, rt.group, rt.kind)
         meta = obj["metadata"]
         meta["uid"] = str(uuid.uuid4())
@@ -167,7 +175,8 @@ class Objects:
 
     def update(self, rt: ResourceType, namespace: str, name: str, body: Any, *,
                subresource: str = "", dry_run: bool = False, strict: bool = False,
-               version: str = "", manager: str | None = None) -> Obj:
+               version: str = "", manager: str | None = None,
+               warnings: Warnings = None) -> Obj:
         obj = self._check_body(rt, body, version)
         meta = obj.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
@@ -182,11 +191,12 @@ class Objects:
             raise errors.not_found(rt.plural, rt.group, name)
         return self._replace(rt, old, obj, subresource=subresource, dry_run=dry_run,
                              strict=strict, expect_rv=meta.get("resourceVersion"),
-                             version=version, manager=manager)
+                             version=version, manager=manager, warnings=warnings)
 
     def _replace(self, rt: ResourceType, old: Obj, obj: Obj, *, subresource: str,
                  dry_run: bool, strict: bool, expect_rv: str | None, version: str,
-                 manager: str | None = None, applied: bool = False) -> Obj:
+                 manager: str | None = None, applied: bool = False,
+                 warnings: Warnings = None) -> Obj:
         if subresource == "status":
             new = copy.deepcopy(old)
             new["status"] = obj.get("status", {})
@@ -200,6 +210,7 @@ class Objects:
             if "status" in rt.subresources and "status" in old:
                 obj["status"] = old["status"]
         self._validate(rt, obj, strict=strict, old=old)
+        obj = _prune(rt, obj, warnings)
         obj = defaults.apply(obj, rt.group, rt.kind)
         meta = obj["metadata"]
         ometa = old["metadata"]
@@ -236,7 +247,8 @@ class Objects:
 
     def patch(self, rt: ResourceType, namespace: str, name: str, content_type: str, body: Any,
               *, subresource: str = "", dry_run: bool = False, strict: bool = False,
-              version: str = "", force: bool = False, manager: str | None = None) -> Obj:
+              version: str = "", force: bool = False, manager: str | None = None,
+              warnings: Warnings = None) -> Obj:
         ptype = PATCH_TYPES.get(content_type.split(";")[0].strip())
         if ptype is None:
             raise errors.unsupported_media_type(content_type)
@@ -245,7 +257,7 @@ class Objects:
         if ptype == "apply":
             return self._apply(rt, namespace, name, old, body, subresource=subresource,
                                dry_run=dry_run, strict=strict, version=version, force=force,
-                               manager=manager or "unknown")
+                               manager=manager or "unknown", warnings=warnings)
         if old is None:
             raise errors.not_found(rt.plural, rt.group, name)
         if ptype == "strategic" and not rt.builtin:
@@ -279,13 +291,16 @@ class Objects:
         if isinstance(body, dict):
             expect = (body.get("metadata") or {}).get("resourceVersion")
         return self._replace(rt, old, new, subresource=subresource, dry_run=dry_run,
-                             strict=strict, expect_rv=expect, version=version, manager=manager)
+                             strict=strict, expect_rv=expect, version=version, manager=manager,
+                             warnings=warnings)
 
     def _apply(self, rt: ResourceType, namespace: str, name: str, old: Obj | None, body: Any,
                *, subresource: str, dry_run: bool, strict: bool, version: str, force: bool,
-               manager: str) -> Obj:
+               manager: str, warnings: Warnings = None) -> Obj:
         """Server-side apply (`application/apply-patch+yaml`)."""
         config = ownership.check_config(rt, body, version)
+        if not strict:  # unknown fields own nothing: drop them before managedFields are computed
+            config = _prune(rt, config, warnings)
         cname = (config.get("metadata") or {}).get("name")
         if cname is not None and cname != name:
             raise errors.bad_request(f"the name of the object ({cname}) does not match the "
@@ -330,6 +345,11 @@ class Objects:
         new_scale = patch.json_patch(scale, body) if ptype == "json" else \
             patch.merge_patch(scale, body)
         replicas = (new_scale.get("spec") or {}).get("replicas")
+        if replicas is not None and (not isinstance(replicas, int) or isinstance(replicas, bool)):
+            raise errors.bad_request(
+                'Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal '
+                f"{schema.json_kind(replicas)} into Go struct field ScaleSpec.spec.replicas of "
+                "type int32")
         if not isinstance(replicas, int) or replicas < 0:
             raise errors.invalid("Scale", "autoscaling", old["metadata"]["name"], [
                 errors.Cause("spec.replicas", f"Invalid value: {replicas}: must be greater "
@@ -530,6 +550,20 @@ class Objects:
 def _has_generation(rt: ResourceType) -> bool:
     return rt.key not in ("pods", "events", "endpoints", "secrets", "configmaps",
                           "serviceaccounts", "events.events.k8s.io")
+
+
+def _prune(rt: ResourceType, obj: Obj, warnings: list[str] | None) -> Obj:
+    """`obj` without the fields its built-in schema does not know, as a Go struct round trip
+    drops them; each is reported in `warnings` (fieldValidation=Warn) when given."""
+    if not rt.builtin:
+        return obj
+    unknown = schema.unknown_fields(obj, rt.group, rt.kind)
+    if not unknown:
+        return obj
+    if warnings is not None:
+        warnings.extend(f'unknown field "{p}"' for p in unknown if
+                        f'unknown field "{p}"' not in warnings)
+    return schema.prune_unknown(obj, rt.group, rt.kind)
 
 
 def _same(old: Obj, new: Obj) -> bool:

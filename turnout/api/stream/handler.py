@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -75,7 +74,7 @@ async def _answer(conn: Conn, code: int, body: bytes, content_type: str = "appli
 
 
 async def _refuse(conn: Conn, err: errors.ApiError) -> None:
-    await _answer(conn, err.code, json.dumps(err.status()).encode())
+    await _answer(conn, err.code, err.body())  # compact, as every other error body
 
 
 def _authorized(ctx: StreamContext, head: Head) -> bool:
