@@ -1,4 +1,5 @@
-"""CDS: one Envoy cluster per service port (kube-proxy and mesh flavours) and per DR subset.
+"""CDS: one Envoy cluster per service port (kube-proxy and mesh flavours) and per DR subset,
+and one per published pod and port of a headless Service (its per-pod name, see `headless`).
 
 Clusters carry only `eds_cluster_config.service_name`; the delivery layer (`mesh.xds`) attaches
 the config source (a file path), so translation stays free of file-system facts.
@@ -9,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from turnout.mesh.translate import naming, policy
-from turnout.mesh.translate.registry import Registry, Service, ServicePort
+from turnout.mesh.translate import headless, naming, policy
+from turnout.mesh.translate.registry import Endpoint, Registry, Service, ServicePort
 from turnout.types import Obj
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -24,6 +25,8 @@ class ClusterPlan:
     subset: str
     subset_labels: Mapping[str, str] | None
     fields: Obj
+    endpoint: Endpoint | None = None
+    """A per-pod cluster's one endpoint (else the endpoints come from the service)."""
 
 
 def plan(reg: Registry) -> list[ClusterPlan]:
@@ -47,6 +50,10 @@ def plan(reg: Registry) -> list[ClusterPlan]:
                 plans.append(ClusterPlan(
                     naming.cluster_name(port.port, name, fqdn), svc, port, name, labels,
                     policy.cluster_fields(policy.effective(dr, name, port.port))))
+    for ph in headless.pod_hosts(reg):
+        # one endpoint: no balancing, and no DestinationRule outlier detection to eject it
+        plans.append(ClusterPlan(ph.cluster, ph.service, ph.port, "", None,
+                                 policy.cluster_fields({}), ph.endpoint))
     seen: set[str] = set()
     unique = []
     for p in plans:

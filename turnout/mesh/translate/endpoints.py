@@ -14,6 +14,8 @@ CLA_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 
 
 def endpoints_for(reg: Registry, p: ClusterPlan) -> list[Endpoint]:
+    if p.endpoint is not None:
+        return [p.endpoint]
     return reg.endpoints(p.service, p.port, p.subset_labels)
 
 

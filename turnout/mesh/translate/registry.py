@@ -50,6 +50,10 @@ class Service:
     cluster_ip: str
     ports: tuple[ServicePort, ...]
     selector: Mapping[str, str]
+    headless: bool = False
+    """`clusterIP: None`: names resolve to the pods, and each pod has its own name."""
+    publish_not_ready: bool = False
+    """`publishNotReadyAddresses`: pods count as endpoints before they are ready."""
 
     def port(self, number: int) -> ServicePort | None:
         return next((p for p in self.ports if p.port == number), None)
@@ -95,9 +99,10 @@ def _service(obj: Obj, domain: str) -> Service:
         ports.append(ServicePort(str(p.get("name") or ""), number, target_v, is_http_port(p),
                                  int(node) if node else None, is_http2_port(p)))
     cip = str(spec.get("clusterIP") or "")
-    return Service(name, ns, naming.fqdn(name, ns, domain),
-                   "" if cip.lower() == "none" else cip, tuple(ports),
-                   dict(spec.get("selector") or {}))
+    headless = cip.lower() == "none"
+    return Service(name, ns, naming.fqdn(name, ns, domain), "" if headless else cip,
+                   tuple(ports), dict(spec.get("selector") or {}), headless,
+                   bool(spec.get("publishNotReadyAddresses")))
 
 
 def _container_port(pod: Obj, name: str) -> int | None:
@@ -184,6 +189,10 @@ class Registry:
             return out
         candidates = min((self._ready_by_label.get((svc.namespace, k, v), [])
                           for k, v in svc.selector.items()), key=len)
+        if svc.publish_not_ready:  # rare: no index for pods that are not ready
+            candidates = [(p, sn.labels_of(p)) for p in self.pods
+                          if sn.namespace_of(p) == svc.namespace
+                          and not sn.meta(p).get("deletionTimestamp")]
         for pod, labels in candidates:
             if not sn.selects(svc.selector, labels):
                 continue

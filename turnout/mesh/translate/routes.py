@@ -8,6 +8,8 @@
   look at (per-workload rules work, yet few tables exist: each costs Envoy an inotify watch);
   a service with a VirtualService gets the VS rules (first match wins, no fallback: unmatched
   → 404 NR as in Istio), else a default route with Istio's retries;
+* from any pod, the per-pod names of headless Services (`web-0.web:8080`) go to that pod
+  (`headless`): Envoy cannot resolve them, they live in the pods' hosts files;
 * ClusterIP / NodePort listeners: callers unknown, kube-proxy semantics;
 * the Istio ingress gateway: VirtualServices bound to a Gateway selecting it.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 
 from turnout.mesh import snapshot as sn
-from turnout.mesh.translate import httproute, naming, policy
+from turnout.mesh.translate import headless, httproute, naming, policy
 from turnout.mesh.translate.httproute import RouteContext
 from turnout.mesh.translate.registry import Registry, Service, ServicePort, age_key
 from turnout.types import Obj
@@ -115,6 +117,8 @@ def pod_table(reg: Registry, pod: Obj, keys: frozenset[str] | None = None) -> Ob
     ns = sn.namespace_of(pod)
     mesh = reg.in_mesh(pod)
     name = table_name(reg, pod, keys)
+    pod_vhosts = _pod_vhosts(reg, ns, mesh)
+    taken = {d for vh in pod_vhosts for d in vh["domains"]}
     vhosts = []
     for fqdn in sorted(reg.services):
         svc = reg.services[fqdn]
@@ -129,11 +133,38 @@ def pod_table(reg: Registry, pod: Obj, keys: frozenset[str] | None = None) -> Ob
                 routes = [r for vs in vss[:1] for r in httproute.vs_routes(reg, vs, ctx)]
                 if not vss or not routes:
                     routes = [_default_mesh_route(reg, svc, port)]
-            vhosts.append(_vhost(f"{fqdn}:{port.port}", reg.domains(svc, port, ns), routes))
+            domains = reg.domains(svc, port, ns)
+            if taken:
+                domains = [d for d in domains if d not in taken] or [f"{fqdn}:{port.port}"]
+            vhosts.append(_vhost(f"{fqdn}:{port.port}", domains, routes))
+    vhosts += pod_vhosts
     vhosts.append(_vhost("passthrough", ["*"], [{
         "name": naming.PASSTHROUGH_ROUTE, "match": {"prefix": "/"},
         "route": {"cluster": naming.PASSTHROUGH_CLUSTER, "timeout": "0s"}}]))
     return {"name": name, "virtual_hosts": vhosts}
+
+
+def _pod_vhosts(reg: Registry, ns: str, mesh: bool) -> list[Obj]:
+    """Per-pod names of headless Services. Envoy rejects a table whose virtual hosts share a
+    domain: `web-0.web` from namespace `wl` is pod `web-0` of Service `web` there, and also
+    Service `web-0` of namespace `web`; the pod wins, as the DNS search path (`<ns>.svc.<domain>`
+    first) has it, so the caller removes these domains from the Services'."""
+    out = []
+    taken: set[str] = set()
+    for ph in headless.pod_hosts(reg):
+        domains = [d for d in ph.domains(ns) if d not in taken]
+        if not domains:
+            continue
+        taken.update(domains)
+        action: Obj = {"cluster": ph.cluster, "timeout": "0s"}
+        if mesh:
+            action["retry_policy"] = httproute.retry_policy(None)
+        # the Service's route name: telemetry names the Service from it, the pod from its IP
+        route = {"name": naming.service_route_name(ph.service.namespace, ph.service.name,
+                                                   ph.port.port),
+                 "match": {"prefix": "/"}, "route": action}
+        out.append(_vhost(f"{ph.fqdn}:{ph.endpoint.port}", domains, [route]))
+    return out
 
 
 def service_table(svc: Service, port: ServicePort) -> Obj:
