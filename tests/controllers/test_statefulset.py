@@ -96,6 +96,20 @@ def test_per_pod_dns_behind_a_headless_service() -> None:
     hosts = pod_hosts([headless], [pod(1), pod(0)])
     assert hosts["web-0.nginx.ns.svc.cluster.local"] == "127.1.0.10"
     assert hosts["web-1.nginx.ns.svc"] == "127.1.0.11"
-    assert hosts["nginx.ns.svc.cluster.local"] == "127.1.0.10"
+    # the Service's name answers with every ready pod, as cluster DNS does
+    assert hosts["nginx.ns.svc.cluster.local"] == "127.1.0.10 127.1.0.11"
     normal = {**headless, "spec": {"clusterIP": "127.96.0.5", "selector": {"app": "web"}}}
     assert pod_hosts([normal], [pod(0)]) == {}
+
+
+def test_per_pod_dns_only_for_endpoints_unless_not_ready_ones_are_published() -> None:
+    headless = {"metadata": {"name": "nginx", "namespace": "ns"},
+                "spec": {"clusterIP": "None", "selector": {"app": "web"}}}
+    pods = [pod(0), pod(1, ready=False), pod(2)]
+    hosts = pod_hosts([headless], pods)
+    assert "web-1.nginx.ns" not in hosts
+    assert hosts["nginx.ns"] == "127.1.0.10 127.1.0.12"
+    headless["spec"]["publishNotReadyAddresses"] = True
+    hosts = pod_hosts([headless], pods)
+    assert hosts["web-1.nginx.ns"] == "127.1.0.11"
+    assert hosts["nginx.ns"] == "127.1.0.10 127.1.0.11 127.1.0.12"

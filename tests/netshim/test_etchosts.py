@@ -49,3 +49,14 @@ def test_pod_names_behind_a_headless_service_get_their_short_form() -> None:
     hosts = {"web-0.nginx.shop": "127.30.0.8", "web-0.nginx.shop.svc": "127.30.0.8"}
     assert etchosts.service_names(hosts, "shop") == {
         "127.30.0.8": ["web-0.nginx", "web-0.nginx.shop", "web-0.nginx.shop.svc"]}
+
+
+def test_a_headless_service_name_gets_a_line_per_pod() -> None:
+    # the StatefulSet's pods by name, and the Service by its name: every ready pod
+    hosts = {"web-0.nginx.shop": "127.30.0.8", "web-1.nginx.shop": "127.30.0.9",
+             "nginx.shop": "127.30.0.8 127.30.0.9"}
+    text = etchosts.render(hosts=hosts, namespace="shop", pod_ip="127.30.0.4",
+                           pod={"metadata": {"name": "c"}})
+    lines = text.splitlines()
+    assert "127.30.0.8\tnginx nginx.shop web-0.nginx web-0.nginx.shop" in lines
+    assert "127.30.0.9\tnginx nginx.shop web-1.nginx web-1.nginx.shop" in lines

@@ -49,3 +49,20 @@ def test_the_cluster_process_resolves_service_names_too(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True,
                          check=True).stdout.split()
     assert out == ["127.96.0.9"]
+
+
+def test_a_headless_service_name_resolves_to_every_pod(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.json"
+    netshim.write_hosts(hosts, {"nginx.wl": "127.96.1.1 127.96.1.2",
+                                "web-1.nginx.wl": "127.96.1.2"})
+    code = ("import socket;"
+            "print(sorted({a[4][0] for a in socket.getaddrinfo('nginx', 80)}));"
+            "print(socket.getaddrinfo('web-1.nginx', 80)[0][4][0]);"
+            "print(socket.gethostbyname('nginx.wl'));"
+            "print(socket.gethostbyname_ex('nginx')[2])")
+    env = {**os.environ, **netshim.pod_env(hosts, "wl")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True,
+                         check=True).stdout.splitlines()
+    assert out == ["['127.96.1.1', '127.96.1.2']", "127.96.1.2", "127.96.1.1",
+                   "['127.96.1.1', '127.96.1.2']"]
+    assert netshim.addresses("127.96.1.1 127.96.1.2") == ["127.96.1.1", "127.96.1.2"]

@@ -25,8 +25,18 @@ HOSTS_ENV = "TURNOUT_HOSTS"
 NAMESPACE_ENV = "TURNOUT_NAMESPACE"
 
 
+def addresses(value: str) -> list[str]:
+    """The addresses of one hosts-map entry: a headless Service's name answers with every
+    ready pod, as cluster DNS does, so a value may hold several, separated by spaces."""
+    return value.split()
+
+
 def hosts_map(services: Iterable[Obj], domain: str = "cluster.local") -> dict[str, str]:
-    """Every fully qualified name form of every Service with a ClusterIP (pure)."""
+    """Every fully qualified name form of every Service with a ClusterIP (pure).
+
+    Values are addresses separated by spaces (see :func:`addresses`); one here, several for the
+    headless Services of :mod:`turnout.controllers.statefulset_dns`.
+    """
     out: dict[str, str] = {}
     for svc in services:
         ip = (svc.get("spec") or {}).get("clusterIP")

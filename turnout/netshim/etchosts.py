@@ -4,8 +4,10 @@ There is no cluster DNS on one machine. When a pod runs in a private mount names
 kubelet binds a file rendered here over ``/etc/hosts``, so ``getaddrinfo`` in any program (curl,
 psql, Go, Java, Python) resolves ``svc``, ``svc.ns``, ``svc.ns.svc`` and
 ``svc.ns.svc.cluster.local`` to the Service's ClusterIP, where Envoy listens. Short names are for
-the pod's own namespace, as with the search path of a real pod's ``resolv.conf``. The layout
-follows the kubelet's managed hosts file.
+the pod's own namespace, as with the search path of a real pod's ``resolv.conf``. A headless
+Service's name gets a line per ready pod (glibc's ``getaddrinfo`` returns every address a hosts
+file lists for a name, as cluster DNS answers an A record per endpoint), and its pods' own names
+(``web-0.nginx``) a line each. The layout follows the kubelet's managed hosts file.
 """
 
 from __future__ import annotations
@@ -41,18 +43,19 @@ def node_lines(text: str) -> list[str]:
 
 
 def service_names(hosts: Mapping[str, str], namespace: str) -> dict[str, list[str]]:
-    """ClusterIP → the names a pod in ``namespace`` resolves to it, shortest first.
+    """ClusterIP (or pod IP) → the names a pod in ``namespace`` resolves to it, shortest first.
 
     ``hosts`` is the cluster's map of qualified forms (``svc.ns``, ``svc.ns.svc``,
     ``svc.ns.svc.<domain>``, see :func:`turnout.netshim.hosts_map`).
     """
     by_ip: dict[str, set[str]] = {}
-    for name, ip in hosts.items():
-        names = by_ip.setdefault(ip, set())
-        names.add(name)
+    for name, value in hosts.items():
         short = name.removesuffix(f".{namespace}")
-        if short != name and short:  # svc.ns → svc; web-0.nginx.ns → web-0.nginx
-            names.add(short)
+        for ip in value.split():  # a headless Service: a line per pod, glibc returns them all
+            names = by_ip.setdefault(ip, set())
+            names.add(name)
+            if short != name and short:  # svc.ns → svc; web-0.nginx.ns → web-0.nginx
+                names.add(short)
     return {ip: sorted(names, key=lambda n: (n.count("."), n))
             for ip, names in sorted(by_ip.items())}
 
