@@ -58,7 +58,7 @@ metadata: {name: nginx, namespace: wk}
 spec:
   clusterIP: None
   selector: {app: web}
-  ports: [{port: 80, name: web}]
+  ports: [{port: 8080, name: http}]
 ---
 apiVersion: apps/v1
 kind: StatefulSet
@@ -73,13 +73,55 @@ spec:
       containers:
       - name: c
         image: python:3.11
-        command: ["python", "-c", "import socket, time; print(socket.getaddrinfo(
-          'web-0.nginx.wk.svc.cluster.local', 80)[0][4][0], flush=True); time.sleep(3600)"]
+        command:
+        - python
+        - -c
+        - |
+          import http.server, os, socket
+          print(socket.getaddrinfo('web-0.nginx.wk.svc.cluster.local', 80)[0][4][0], flush=True)
+          class Me(http.server.BaseHTTPRequestHandler):
+              def do_GET(self):
+                  body = os.environ["POD_IP"].encode()
+                  self.send_response(200)
+                  self.send_header("Content-Length", str(len(body)))
+                  self.end_headers()
+                  self.wfile.write(body)
+              def log_message(self, *args):
+                  pass
+          http.server.HTTPServer((os.environ["POD_IP"], 8080), Me).serve_forever()
   volumeClaimTemplates:
   - metadata: {name: www}
     spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
+"""
+
+CLIENT = """
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: wk, labels: {app: client}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: python:3.11
+    command:
+    - python
+    - -c
+    - |
+      import json, socket, subprocess, time, urllib.request
+      def get(url):
+          return urllib.request.urlopen(url, timeout=10).read().decode()
+      names = ["web-0.nginx", "web-1.nginx.wk", "web-2.nginx.wk.svc.cluster.local"]
+      out = {n: get(f"http://{n}:8080/") for n in names}
+      out["addresses"] = sorted({a[4][0] for a in socket.getaddrinfo(
+          "nginx", 8080, type=socket.SOCK_STREAM)})
+      out["hosts"] = open("/etc/hosts").read()
+      out["getent"] = subprocess.run(["getent", "ahostsv4", "nginx.wk.svc.cluster.local"],
+                                     capture_output=True, text=True).stdout
+      out["service"] = sorted({get("http://nginx:8080/") for _ in range(12)})
+      print(json.dumps(out), flush=True)
+      time.sleep(3600)
 """
 
 DAEMONSET = """
@@ -162,6 +204,20 @@ def test_statefulset_ordered_creation_dns_and_reverse_update(cluster: RunningClu
     web0_ip = pods[0]["status"]["podIP"]
     cluster.wait_for(lambda: cluster.kubectl("logs", "web-2", "-n", "wk").stdout.strip()
                      == web0_ip, what="web-2 resolving web-0.nginx")
+    # HTTP by per-pod name from another pod goes through its proxy (http_proxy), which routes
+    # it to that pod; the headless Service's name resolves to, and reaches, every ready pod
+    cluster.kubectl("apply", "-f", "-", input=CLIENT)
+    cluster.wait_for(lambda: cluster.kubectl("logs", "client", "-n", "wk",
+                                             check=False).stdout.startswith("{"),
+                     timeout=60, what="the client pod's requests")
+    seen = json.loads(cluster.kubectl("logs", "client", "-n", "wk").stdout)
+    ips = [p["status"]["podIP"] for p in pods]
+    assert [seen["web-0.nginx"], seen["web-1.nginx.wk"],
+            seen["web-2.nginx.wk.svc.cluster.local"]] == ips
+    assert seen["addresses"] == sorted(ips)
+    if "Kubernetes-managed" in seen["hosts"]:  # a private mount namespace: glibc reads it
+        assert {line.split()[0] for line in seen["getent"].splitlines()} == set(ips)
+    assert seen["service"] and set(seen["service"]) <= set(ips)
     cluster.kubectl("set", "env", "sts/web", "-n", "wk", "V=2")
     cluster.kubectl("rollout", "status", "sts/web", "-n", "wk", "--timeout=90s", timeout=100)
     assert sts_events(cluster, "SuccessfulDelete", "delete Pod") == ["web-2", "web-1", "web-0"]
