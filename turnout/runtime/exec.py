@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from turnout.runtime import mountns
+
 if TYPE_CHECKING:
     from turnout.runtime.kubelet import Kubelet
     from turnout.runtime.process import ContainerProcess
@@ -42,36 +44,25 @@ class Context:
     env: Mapping[str, str]
     cwd: str | None
     pid: int | None
-    """The container's main process (its mount namespace is entered when it has its own)."""
+    """The container's main process (its namespaces are entered when it has its own)."""
 
 
-def _own_namespace(pid: int | None) -> str | None:
-    """``/proc/<pid>/ns/mnt`` when that process has a mount namespace other than ours."""
-    if pid is None:
-        return None
-    path = f"/proc/{pid}/ns/mnt"
-    try:
-        if os.readlink(path) != os.readlink("/proc/self/ns/mnt"):
-            return path
-    except OSError:
-        return None
-    return None
-
-
-def _child_setup(tty_fd: int | None, mount_ns: str | None, cwd: str | None) -> None:
-    """In the child, before exec: die with turnout, take the terminal, join the mount namespace
-    (which resets the working directory to its root, so it is entered again)."""
+def _child_setup(tty_fd: int | None, namespaces: list[str], cwd: str | None) -> None:
+    """In the child, before exec: die with turnout, take the terminal, join the container's
+    namespaces (its hostname and its mounts; entering the mount namespace resets the working
+    directory to its root, so it is entered again)."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if mount_ns is not None:
-            fd = os.open(mount_ns, os.O_RDONLY)
+        here = os.open(".", os.O_PATH) if namespaces else None
+        for ns in namespaces:
+            fd = os.open(ns, os.O_RDONLY)
             if libc.setns(fd, 0) != 0:
-                os.write(2, b"turnout: cannot enter the container's mount namespace\n")
+                os.write(2, f"turnout: cannot enter the container's namespace {ns}\n".encode())
                 os._exit(126)
             os.close(fd)
-            if cwd is not None:
-                os.chdir(cwd)
+        if namespaces and cwd is not None:
+            mountns.chdir(cwd, here)
     if tty_fd is not None:
         fcntl.ioctl(tty_fd, termios.TIOCSCTTY, 0)
 
@@ -195,7 +186,7 @@ def _write_all(fd: int, data: bytes) -> None:
 async def spawn(argv: list[str], ctx: Context, *, stdin: bool, stdout: bool, stderr: bool,
                 tty: bool) -> ExecProcess:
     """Start ``argv`` in the container's context; OSError if it cannot be executed."""
-    mount_ns = _own_namespace(ctx.pid)
+    namespaces = mountns.own_namespaces(ctx.pid)
     env = dict(ctx.env)
     if tty:
         env.setdefault("TERM", "xterm")
@@ -205,7 +196,7 @@ async def spawn(argv: list[str], ctx: Context, *, stdin: bool, stdout: bool, std
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=env, cwd=ctx.cwd, stdin=slave, stdout=slave, stderr=slave,
                 start_new_session=True,
-                preexec_fn=lambda: _child_setup(0, mount_ns, ctx.cwd))
+                preexec_fn=lambda: _child_setup(0, namespaces, ctx.cwd))
         except BaseException:
             os.close(master)
             raise
@@ -218,7 +209,7 @@ async def spawn(argv: list[str], ctx: Context, *, stdin: bool, stdout: bool, std
             *argv, env=env, cwd=ctx.cwd, stdin=pipe if stdin else null,
             stdout=pipe if stdout else null, stderr=pipe if stderr else null,
             start_new_session=True, limit=READ_SIZE,
-            preexec_fn=lambda: _child_setup(None, mount_ns, ctx.cwd))
+            preexec_fn=lambda: _child_setup(None, namespaces, ctx.cwd))
         p = ExecProcess(proc, None)
     p._start_readers()
     return p

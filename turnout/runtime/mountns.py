@@ -1,5 +1,9 @@
 """Run a container in a private mount namespace with its volumes bind-mounted at mountPath.
 
+The container also gets a UTS namespace whose hostname is the pod's (``hostname`` and
+``socket.gethostname()`` agree with ``$HOSTNAME``), and a ``/tmp`` of its own (a directory of the
+pod's bind-mounted on ``/tmp``, as a container's image gives it its own ``/tmp``).
+
 Pods are host processes sharing the node's root; a program that reads
 ``/etc/config/app.properties`` needs that file at that path, in its own view only. The kubelet
 launches each container as ``python -I -S mountns.py <plan> -- argv…``: this script (stdlib only,
@@ -21,6 +25,7 @@ import sys
 from collections.abc import Sequence
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_REMOUNT = 0x20
@@ -43,32 +48,78 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def enter(mounts: Sequence[dict[str, object]]) -> None:
-    """In this process: a private mount namespace with ``mounts`` (source, target, ro)."""
+def enter(mounts: Sequence[dict[str, object]], hostname: str = "") -> None:
+    """In this process: a private mount namespace with ``mounts`` (source, target, ro), and
+    with ``hostname`` a UTS namespace of its own that has that name."""
     libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(libc.unshare(CLONE_NEWNS | (CLONE_NEWUTS if hostname else 0)),
+           "unshare(CLONE_NEWNS|CLONE_NEWUTS)" if hostname else "unshare(CLONE_NEWNS)")
+    if hostname:
+        name = hostname.encode()
+        _check(libc.sethostname(name, len(name)), f"sethostname({hostname})")
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None),
            "making / private in the new mount namespace")
-    for m in mounts:
-        source = str(m["source"]).encode()
+    # every source is opened before anything is mounted: a source below an earlier target
+    # (a state dir under /tmp, once the private /tmp is on it) is still the node's
+    fds = [os.open(str(m["source"]), os.O_PATH | os.O_CLOEXEC) for m in mounts]
+    for m, fd in zip(mounts, fds, strict=True):
+        source = f"/proc/self/fd/{fd}".encode()
         target = str(m["target"]).encode()
+        if not os.path.lexists(target):  # inside an earlier mount (the private /tmp)
+            _mount_point(source.decode(), str(m["target"]))
         _check(libc.mount(source, target, None, MS_BIND | MS_REC, None),
                f"bind {m['source']} at {m['target']}")
         if m.get("ro"):
             _check(libc.mount(b"none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None),
                    f"read-only remount of {m['target']}")
+    for fd in fds:
+        os.close(fd)
 
 
-def wrap(argv: Sequence[str], mounts: Sequence[dict[str, object]], cwd: str | None) -> list[str]:
-    """The argv that runs ``argv`` inside a private mount namespace with ``mounts``."""
-    plan = json.dumps({"mounts": list(mounts), "cwd": cwd or ""})
+def _mount_point(source: str, target: str) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "a"):
+            pass
+
+
+def wrap(argv: Sequence[str], mounts: Sequence[dict[str, object]], cwd: str | None,
+         hostname: str = "") -> list[str]:
+    """The argv that runs ``argv`` inside a private mount namespace with ``mounts`` (and a UTS
+    namespace named ``hostname`` when given)."""
+    plan = json.dumps({"mounts": list(mounts), "cwd": cwd or "", "hostname": hostname})
     return [sys.executable, "-I", "-S", os.path.abspath(__file__), plan, "--", *argv]
 
 
+NAMESPACES = ("mnt", "uts")
+"""The namespaces a container has of its own, and that an exec in it joins."""
+
+
+def own_namespaces(pid: int | None) -> list[str]:
+    """``/proc/<pid>/ns/<kind>`` for each of :data:`NAMESPACES` in which ``pid`` differs from us
+    (the UTS one first: joining the mount namespace last keeps ``/proc`` paths valid)."""
+    if pid is None:
+        return []
+    out = []
+    for kind in reversed(NAMESPACES):
+        path = f"/proc/{pid}/ns/{kind}"
+        try:
+            if os.readlink(path) != os.readlink(f"/proc/self/ns/{kind}"):
+                out.append(path)
+        except OSError:
+            continue  # the process is gone, or this kernel lacks the kind: nothing to join
+    return out
+
+
 def enter_argv(pid: int, argv: Sequence[str]) -> list[str]:
-    """The argv that runs ``argv`` in the mount namespace of process ``pid`` (exec probes,
-    hooks and ``kubectl exec`` see what the container sees)."""
-    return ["nsenter", f"--mount=/proc/{pid}/ns/mnt", "--", *argv]
+    """The argv that runs ``argv`` in the namespaces of process ``pid`` (exec probes, hooks and
+    ``kubectl exec`` see what the container sees)."""
+    joins = [f"--{'mount' if p.endswith('/mnt') else 'uts'}={p}" for p in own_namespaces(pid)]
+    if not joins:  # gone already: nsenter names it
+        joins = [f"--mount=/proc/{pid}/ns/mnt"]
+    return ["nsenter", *joins, "--", *argv]
 
 
 def launched(pid: int) -> bool:
@@ -105,10 +156,21 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
+def chdir(cwd: str, before: int | None) -> None:
+    """Into ``cwd`` as the container sees it, else into ``before`` (the directory of that
+    path opened before the mounts, when they hid it)."""
+    try:
+        os.chdir(cwd)
+    except FileNotFoundError:
+        if before is None:
+            raise
+        os.fchdir(before)
+
+
 def main(args: list[str]) -> int:
     if args == ["--check"]:
         try:
-            enter([])
+            enter([], "turnout-check")
         except OSError as e:
             print(f"private mount namespaces are not allowed on this machine: {e}",
                   file=sys.stderr)
@@ -118,15 +180,17 @@ def main(args: list[str]) -> int:
         print("usage: mountns.py PLAN -- ARGV...", file=sys.stderr)
         return 2
     plan = json.loads(args[0])
+    cwd = plan.get("cwd")
     try:
-        enter(plan["mounts"])
+        # the node's directory, should the mounts hide its path (a state dir under /tmp)
+        before = os.open(cwd, os.O_PATH | os.O_CLOEXEC) if cwd and os.path.isdir(cwd) else None
+        enter(plan["mounts"], str(plan.get("hostname") or ""))
     except OSError as e:
         print(f"turnout: cannot set up the container's volumes: {e.strerror}", file=sys.stderr)
         return EXIT_MOUNT_FAILED
-    cwd = plan.get("cwd")
     if cwd:
         try:
-            os.chdir(cwd)
+            chdir(cwd, before)
         except OSError as e:
             print(f"turnout: workingDir {cwd}: {e.strerror}", file=sys.stderr)
             return EXIT_MOUNT_FAILED

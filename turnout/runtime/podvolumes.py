@@ -25,6 +25,7 @@ from turnout.types import Obj
 
 log = logging.getLogger(__name__)
 ETC_HOSTS = "/etc/hosts"
+TMP = "/tmp"
 SECRET_FILES = ("token", "kubeconfig", "*.key", "*.db", "*.db-wal", "*.db-shm", "*.duckdb",
                 "*.duckdb.wal")
 """Files of the state directory a pod must not read (its API token, keys and databases): in a
@@ -97,6 +98,7 @@ class PodVolumes:
         self.pod = pod
         self.dir = pod_dir / "volumes"
         self.hosts_path = pod_dir / "etc-hosts"
+        self.tmp_dir = pod_dir / "tmp"
         self.state_dir = state_dir
         self.lookup = lookup
         self.facts = facts
@@ -189,6 +191,16 @@ class PodVolumes:
             return argv
         mounts = volumes.plan(container, where, self.sources, container_env)
         targets = [m.target for m in mounts]
+        if TMP not in targets:  # the container's own /tmp, below any volume mounted in it
+            own = [volumes.Mount(str(self._own_tmp(str(container.get("name")))), TMP, False)]
+            # what the container saw of the node below /tmp before stays where it was: the
+            # state dir (when it is there, as in tests; its secrets are masked all the same)
+            # and a working directory there
+            for keep in (str(self.state_dir), str(container.get("workingDir") or cwd or "")):
+                if _inside(keep, TMP) and Path(keep).is_dir() and not any(
+                        keep == m.target or _inside(keep, m.target) for m in [*own[1:], *mounts]):
+                    own.append(volumes.Mount(keep, keep, False))
+            mounts[:0] = own
         if not any(t == ETC_HOSTS or volumes.overlaps(t, ETC_HOSTS) for t in targets) and \
                 self.hosts_path.is_file():
             mounts.append(volumes.Mount(str(self.hosts_path), ETC_HOSTS, True))
@@ -207,7 +219,22 @@ class PodVolumes:
             done.append(m)
             out.append({"source": m.source, "target": m.target, "ro": m.read_only})
         out += self._masks()
-        return mountns.wrap(argv, out, container.get("workingDir") or cwd)
+        return mountns.wrap(argv, out, container.get("workingDir") or cwd, self.hostname)
+
+    @property
+    def hostname(self) -> str:
+        """The pod's hostname: ``spec.hostname``, else its name (63 characters at most)."""
+        spec = self.pod.get("spec") or {}
+        meta = self.pod.get("metadata") or {}
+        return str(spec.get("hostname") or meta.get("name") or "")[:63].rstrip("-.")
+
+    def _own_tmp(self, container: str) -> Path:
+        """The container's ``/tmp``; it lasts as long as the pod (a restarted container keeps
+        it: data a program keeps in /tmp survives a crash, as a demo's database may)."""
+        path = self.tmp_dir / container
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o1777)
+        return path
 
     def _masks(self) -> list[dict[str, object]]:
         empty = self.dir.parent / "masked"
@@ -231,6 +258,11 @@ class PodVolumes:
         payloads; never a hostPath or a claim's directory)."""
         self.points.release(self.owner)
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path.startswith(directory.rstrip("/") + "/")
 
 
 def _check_host_path(path: Path, host_type: str, index: int) -> None:
