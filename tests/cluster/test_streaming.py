@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,29 @@ spec:
     - containerPort: 80
 ---
 apiVersion: v1
+kind: Pod
+metadata:
+  name: reader
+spec:
+  containers:
+  - name: main
+    image: busybox
+    stdin: true
+    command: ["sh", "-c", "while read l; do echo got $l; done; echo stdin-closed; sleep 3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reader-once
+spec:
+  containers:
+  - name: main
+    image: busybox
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "while read l; do echo got $l; done; echo stdin-closed; sleep 3600"]
+---
+apiVersion: v1
 kind: Service
 metadata:
   name: web
@@ -68,7 +92,8 @@ spec:
 @pytest.fixture(scope="module")
 def pods(cluster: RunningCluster) -> Iterator[RunningCluster]:
     cluster.kubectl("apply", "-f", "-", input=PODS)
-    cluster.kubectl("wait", "--for=condition=Ready", "pod/box", "pod/web", "--timeout=60s")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/box", "pod/web", "pod/reader",
+                    "pod/reader-once", "--timeout=60s")
     yield cluster
 
 
@@ -215,14 +240,18 @@ def test_refusals(pods: RunningCluster) -> None:
     conn.close()
 
 
+def core_api(kubernetes: Any, c: RunningCluster) -> Any:
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=str(c.kubeconfig),
+                                       client_configuration=config)
+    return kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(config))
+
+
 def test_python_client_exec_and_port_forward(pods: RunningCluster) -> None:
     kubernetes = pytest.importorskip("kubernetes")
     from kubernetes.stream import portforward, stream
 
-    config = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=str(pods.kubeconfig),
-                                       client_configuration=config)
-    api = kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(config))
+    api = core_api(kubernetes, pods)
     out = stream(api.connect_get_namespaced_pod_exec, "box", "default", container="main",
                  command=["sh", "-c", "echo one; echo two"], stderr=False, stdin=False,
                  stdout=True, tty=False)
@@ -242,6 +271,61 @@ def test_python_client_exec_and_port_forward(pods: RunningCluster) -> None:
         chunk = sock.recv(65536)
         if not chunk:
             break
+        reply += chunk
+    assert b"Welcome to nginx!" in reply
+    sock.close()
+
+
+def attach_input(c: RunningCluster, kubectl: str, pod: str, line: str, want: str,
+                 spdy: bool = False) -> str:
+    """``kubectl attach -i`` feeding ``line``; the pod's log once it shows ``want``."""
+    env = {**c.env(), **(SPDY_ENV if spdy else {})}
+    proc = subprocess.Popen([kubectl, "attach", "-i", pod], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{line}\n".encode())
+        proc.stdin.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            logs = c.kubectl("logs", pod).stdout
+            if want in logs:
+                return logs
+            time.sleep(0.3)
+        raise AssertionError(f"{want!r} not in the logs of {pod}: {logs[-500:]!r}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("spdy", [False, True], ids=["websocket", "spdy"])
+@pytest.mark.parametrize("kubectl", KUBECTLS)
+def test_attach_feeds_a_stdin_container(pods: RunningCluster, kubectl: str, spdy: bool) -> None:
+    line = f"line-{Path(kubectl).parent.name}-{'spdy' if spdy else 'ws'}"
+    logs = attach_input(pods, kubectl, "reader", line, f"got {line}", spdy)
+    # stdin stays open across attaches (no stdinOnce): the loop still runs, nothing restarted
+    assert "stdin-closed" not in logs
+    status = pods.kubectl("get", "pod", "reader", "-o",
+                          "jsonpath={.status.containerStatuses[0].restartCount}").stdout
+    assert status == "0"
+
+
+def test_stdin_once_closes_after_the_first_attach(pods: RunningCluster) -> None:
+    logs = attach_input(pods, KUBECTLS[-1], "reader-once", "first", "stdin-closed")
+    assert "got first\nstdin-closed" in logs
+
+
+def test_python_client_port_forward_sees_the_pod_close(pods: RunningCluster) -> None:
+    kubernetes = pytest.importorskip("kubernetes")
+    from kubernetes.stream import portforward
+
+    api = core_api(kubernetes, pods)
+    pf = portforward(api.connect_get_namespaced_pod_portforward, "web", "default", ports="80")
+    sock = pf.socket(80)
+    sock.settimeout(15)  # recv raises instead of waiting for good
+    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    reply = b""
+    while chunk := sock.recv(65536):  # nginx closes after an HTTP/1.0 answer: end of file
         reply += chunk
     assert b"Welcome to nginx!" in reply
     sock.close()

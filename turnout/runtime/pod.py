@@ -389,7 +389,9 @@ class PodWorker(LifecycleMixin):
                 continue
             if self._halted:  # being deleted: a swallowed cancellation must not start anything
                 raise asyncio.CancelledError
-            proc = ContainerProcess(argv, container_env, cwd, current)
+            proc = ContainerProcess(argv, container_env, cwd, current,
+                                    stdin=bool(c.get("stdin")),
+                                    stdin_once=bool(c.get("stdinOnce")))
             self.procs[name] = proc
             message = ""
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -22,6 +23,8 @@ from turnout.runtime import logs
 
 PR_SET_PDEATHSIG = 1
 READ_LIMIT = 1 << 20
+log = logging.getLogger(__name__)
+counters = {"stdin_write_failed": 0}
 
 
 def exit_code(returncode: int) -> int:
@@ -31,8 +34,13 @@ def exit_code(returncode: int) -> int:
 
 class ContainerProcess:
     def __init__(self, argv: list[str], env: Mapping[str, str], cwd: str | None,
-                 log_path: Path) -> None:
+                 log_path: Path, *, stdin: bool = False, stdin_once: bool = False) -> None:
         self.argv = argv
+        self.stdin = stdin
+        """``stdin: true``: the process reads a pipe that stays open across attaches (else
+        /dev/null)."""
+        self.stdin_once = stdin_once
+        """``stdinOnce: true``: that pipe is closed when the first attach that fed it ends."""
         self.env = dict(env)
         self.cwd = cwd
         self.log_path = log_path
@@ -53,7 +61,8 @@ class ContainerProcess:
         self._log = self.log_path.open("ab")
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self.argv, env=self.env, cwd=self.cwd, stdin=asyncio.subprocess.DEVNULL,
+                *self.argv, env=self.env, cwd=self.cwd,
+                stdin=asyncio.subprocess.PIPE if self.stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 start_new_session=True, limit=READ_LIMIT, preexec_fn=die_with_parent,
             )
@@ -96,6 +105,23 @@ class ContainerProcess:
             self._log.close()
         self.returncode = rc
         self._exited.set()
+
+    async def write_stdin(self, data: bytes | None) -> None:
+        """Feed the container's stdin (``kubectl attach -i``); None = that attach ended, which
+        closes a ``stdinOnce`` container's stdin and leaves any other's open."""
+        pipe = self._proc.stdin if self._proc is not None else None
+        if pipe is None or pipe.is_closing():
+            return
+        try:
+            if data is None:
+                if self.stdin_once:
+                    pipe.close()
+                return
+            pipe.write(data)
+            await pipe.drain()
+        except (ConnectionError, OSError) as e:  # the process is gone or closed its stdin
+            counters["stdin_write_failed"] += 1
+            log.info("stdin of %s: %s", self.argv[-1] if self.argv else "?", e)
 
     @property
     def running(self) -> bool:

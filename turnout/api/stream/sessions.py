@@ -128,6 +128,8 @@ async def run_attach(io: RemoteIO, log_path: Path, running: Callable[[], bool],
         while (data := await io.stdin.get()) is not None:
             if write_stdin is not None:
                 await write_stdin(data)
+        if write_stdin is not None:
+            await write_stdin(None)  # the client closed its stdin
 
     follower = asyncio.create_task(_follow_records(log_path, io, running))
     feeder = asyncio.create_task(feed())
@@ -139,6 +141,8 @@ async def run_attach(io: RemoteIO, log_path: Path, running: Callable[[], bool],
     finally:
         for t in (follower, feeder, gone):
             t.cancel()
+        if write_stdin is not None:
+            await write_stdin(None)  # the attach ended: a stdinOnce container's stdin closes
 
 
 def _forward_error(port: int, pod: str, uid: str, err: OSError | str) -> bytes:
@@ -181,6 +185,15 @@ async def run_portforward_ws(ws: WsConn, codec: channels.Codec, ports: list[int]
 
     for i, port in enumerate(ports):
         tasks.append(asyncio.create_task(connect(i, port)))
+
+    async def all_ended() -> None:
+        # as the kubelet: once every port's connection has ended (the pod closed it, or it
+        # could not be made), the WebSocket closes, so the client reads end-of-file
+        await asyncio.gather(*tasks, return_exceptions=True)
+        count("portforward_ws_closed_by_pod")
+        await ws.close()
+
+    ender = asyncio.create_task(all_ended())
     try:
         async for channel, data in channel_messages(ws, codec, "port-forward"):
             i = channel // 2
@@ -193,6 +206,7 @@ async def run_portforward_ws(ws: WsConn, codec: channels.Codec, ports: list[int]
                 with contextlib.suppress(ConnectionError, OSError):
                     await w.drain()
     finally:
+        ender.cancel()
         for t in tasks:
             t.cancel()
         for w in writers.values():
