@@ -29,7 +29,7 @@ SYNC_SECONDS = 1.0
 """How often volume contents and pods' hosts files follow their sources (the kubelet's sync
 period is a minute; seconds let an edited ConfigMap reach its pods while a user watches)."""
 log = logging.getLogger(__name__)
-counters = {"sync_failed": 0, "hosts_read_failed": 0}
+counters = {"sync_failed": 0, "hosts_read_failed": 0, "log_claim_failed": 0}
 
 
 def _key(namespace: str, name: str) -> str:
