@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,19 +69,25 @@ class Owner:
 
 
 class StartLock:
-    """One cluster at a time chooses its ports and binds them (machine-wide, through the
-    registry): two `turnout up --auto-ports` started together would otherwise pick the same
-    free port set. Held from the choice until the new cluster answers, or its process ends."""
+    """One cluster at a time chooses its ports and binds them (machine-wide): two
+    `turnout up --auto-ports` started together would otherwise pick the same free port set.
+    Held from the choice until the new cluster answers, or its process ends."""
 
     def __init__(self) -> None:
         self._fd: int | None = None
 
+    @staticmethod
+    def path() -> Path:
+        """In the machine's temporary directory, not the registry: ports are the machine's,
+        so clusters listed in different registries (`TURNOUT_REGISTRY`, as test sessions
+        use) must still take turns."""
+        return Path(tempfile.gettempdir()) / f"turnout-start-{os.getuid()}.lock"
+
     def acquire(self) -> None:
         try:
-            root().mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(root() / ".start.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path(), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
-            log.warning("no start lock in %s (%s): concurrent starts may race", root(), e)
+            log.warning("no start lock at %s (%s): concurrent starts may race", self.path(), e)
             return
         fcntl.flock(fd, fcntl.LOCK_EX)
         self._fd = fd
