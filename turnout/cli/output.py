@@ -36,6 +36,8 @@ class Column:
     """Right-aligned and never wrapped."""
     wide: bool = False
     """Shown only with `-o wide` (kubectl's priority-1 columns)."""
+    min_width: int = 0
+    """A text column folded only below this width (or its cells' own): a name people copy."""
 
 
 def add_output_option(p: argparse.ArgumentParser, *, wide: bool = True) -> None:
@@ -61,12 +63,12 @@ def table(columns: Sequence[Column], rows: Iterable[Sequence[Cell]], *, wide: bo
                      overflow="fold", min_width=len(c.header))
     for row in rows:
         t.add_row(*(_text(row[i]) for i in keep))
-    return Fitted(t)
+    return Fitted(t, [columns[i].min_width for i in keep])
 
 
 class Fitted:
     """A table whose text columns share the width the number columns leave, fairly, and never
-    below their header's width.
+    below their header's width (nor, while every header fits, a column's `min_width`).
 
     Rich's own shrinking (`Table._collapse_widths`) ignores `min_width` and the console then
     crops what overflows, silently: a header lost its last letters and a folded cell its
@@ -75,8 +77,9 @@ class Fitted:
     not need).
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, min_widths: Sequence[int] = ()) -> None:
         self.table = table
+        self.min_widths = list(min_widths) or [0] * len(table.columns)
         self.natural = [max([_width(col.header), *(_width(c) for c in col.cells)])
                         for col in table.columns]
 
@@ -100,6 +103,9 @@ class Fitted:
         if sum(self.natural[i] for i in text) <= budget:
             return
         floors = {i: _width(cols[i].header) for i in text}
+        wanted = {i: min(self.natural[i], max(floors[i], self.min_widths[i])) for i in text}
+        if sum(wanted.values()) <= budget:
+            floors = wanted
         extra = budget - sum(floors.values())
         for k, i in enumerate(sorted(text, key=lambda i: self.natural[i] - floors[i])):
             grant = min(self.natural[i] - floors[i], max(0, extra) // (len(text) - k))
