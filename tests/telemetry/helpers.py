@@ -6,6 +6,7 @@ import json
 import random
 import time
 import uuid
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +19,18 @@ def iso(ts: float) -> str:
 
 
 def pod(name: str, ns: str, ip: str, *, version: str = "", service: str = "advertisements",
-        deployment: str | None = None, env_version: str = "", labels: Obj | None = None) -> Obj:
+        deployment: str | None = None, env_version: str = "", labels: Obj | None = None,
+        revision: str = "") -> Obj:
+    """A pod; with `deployment`, owned by its ReplicaSet at `revision` (the pod-template-hash;
+    by default one of the deployment's own, as two Deployments' templates differ)."""
     lab: Obj = {"app": "ecommerce", "service": service, **(labels or {})}
     if version:
         lab["version"] = version
     meta: Obj = {"name": name, "namespace": ns, "labels": lab}
     if deployment:
-        lab["pod-template-hash"] = "5d4f8b"
-        meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": f"{deployment}-5d4f8b"}]
+        rev = revision or "5d4f8b" + f"{zlib.crc32(deployment.encode()):08x}"[:4]
+        lab["pod-template-hash"] = rev
+        meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": f"{deployment}-{rev}"}]
     env = [{"name": "DD_SERVICE", "value": service}]
     if env_version:
         env.append({"name": "DD_VERSION", "value": env_version})

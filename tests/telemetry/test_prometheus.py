@@ -75,7 +75,10 @@ def test_exposition_counts_both_reporters_and_cumulative_buckets() -> None:
                  'destination_service_name="advertisements"', 'source_workload="frontend"',
                  'destination_app="ecommerce"', 'source_version="1.0"',
                  'request_protocol="http"', 'response_flags="-"',
-                 'connection_security_policy="none"'):
+                 'connection_security_policy="none"',
+                 # Istio's canonical revision is the version name; the template hash apart
+                 'destination_canonical_revision="1.0"',
+                 f'destination_revision="{h.ads_pods()[0]["metadata"]["labels"]["pod-template-hash"]}"'):
         assert want in labels
     base = "istio_request_duration_milliseconds_bucket{" + labels
     assert s[base + ',le="1"}'] == 0 and s[base + ',le="5"}'] == 1

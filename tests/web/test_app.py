@@ -43,6 +43,9 @@ class FakeTelemetry:
         self.calls.append(("versions", (ns, svc, since)))
         return [{"version": "1.0"}, {"version": "2.0"}]
 
+    def no_upstream(self, ns: str, svc: str, since: timedelta | None) -> dict[str, Any] | None:
+        return None
+
 
 def client(o: Objects, tel: Any = None, token: str = h.TOKEN) -> TestClient:
     ctx = WebContext(objects=o, telemetry=cast(Telemetry, tel), token=token,

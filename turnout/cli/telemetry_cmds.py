@@ -48,16 +48,17 @@ def register(sub: Any) -> None:
     s = sub.add_parser("services", help="services seen by the mesh, with their versions")
     common(s, "1h")
     s.set_defaults(func=cmd_services)
-    v = sub.add_parser("versions", help="a service's versions: traffic, errors, latency, "
-                       "new error types")
+    v = sub.add_parser("versions", help="a service's revisions, by version: traffic, errors, "
+                       "latency, new error types")
     service(v)
     common(v, None)
     v.set_defaults(func=cmd_versions)
-    c = sub.add_parser("compare", help="two versions of a service side by side")
+    c = sub.add_parser("compare", help="two revisions of a service side by side")
     service(c)
-    c.add_argument("--baseline", help="version to compare against (default: the one before "
-                   "the candidate)")
-    c.add_argument("--candidate", help="version under test (default: the most recent)")
+    c.add_argument("--baseline", help="version or revision to compare against (default: the "
+                   "revision deployed before the candidate)")
+    c.add_argument("--candidate", help="version or revision under test (default: the "
+                   "revision deployed last)")
     common(c, "1h")
     c.set_defaults(func=cmd_compare)
 
@@ -153,9 +154,12 @@ def services_table(data: Obj, wide: bool = False) -> output.Fitted:
                         title=f"services, {_window(data.get('since_seconds'))}")
 
 
-def versions_table(data: Obj, now: float, wide: bool = False) -> output.Fitted:
-    """Newest version first; AGE and LAST SEEN are durations before `now` (epoch seconds)."""
-    cols = (output.Column("VERSION"), output.Column("AGE", numeric=True),
+def versions_table(data: Obj, now: float, wide: bool = False) -> RenderableType:
+    """One row per revision, newest first, named by its label (its version, or
+    `<version>@<revision>` when revisions share it); AGE and LAST SEEN are durations before
+    `now` (epoch seconds). The requests no pod answered follow the table: errors, not a
+    version."""
+    cols = (output.Column("VERSION", min_width=14), output.Column("AGE", numeric=True),
             output.Column("LAST SEEN", numeric=True),
             output.Column("REQUESTS", numeric=True, wide=True),
             output.Column("REQ/S", numeric=True), output.Column("ERRORS", numeric=True),
@@ -167,9 +171,20 @@ def versions_table(data: Obj, now: float, wide: bool = False) -> output.Fitted:
                      str(v["requests"]), rps(v["rps"]), pct(v["error_rate"]),
                      *(ms(v.get(q)) for q in _QS),
                      Text(new, style="red" if v["new_error_types"] else "")))
-    return output.table(cols, rows, wide=wide,
-                        title=f"{data['service']} in {data['namespace']}, "
-                              f"{_window(data.get('since_seconds'))}")
+    table = output.table(cols, rows, wide=wide,
+                         title=f"{data['service']} in {data['namespace']}, "
+                               f"{_window(data.get('since_seconds'))}")
+    lost = data.get("no_upstream")
+    if not lost:
+        return table
+    return output.sections(table, no_upstream_line(lost))
+
+
+def no_upstream_line(lost: Obj) -> Text:
+    """`no upstream: 2 requests no pod answered (503 UH GET /ads ×2)`."""
+    types = ", ".join(f"{t['type']} \u00d7{t['count']}" for t in lost.get("error_types", []))
+    return Text(f"no upstream: {lost['requests']} requests no pod answered"
+                + (f" ({types})" if types else ""), style="red" if lost.get("errors") else "")
 
 
 _UNITS: dict[str, tuple[Callable[[float], str], str]] = {

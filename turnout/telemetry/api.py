@@ -3,9 +3,13 @@
 Paths (query parameters in brackets; durations like `30s`, `10m`, `2h`, `1d`, `1h30m`):
 
 - `services` [since=1h]
-- `services/<ns>/<svc>/versions` [since]  (no `since`: everything retained)
+- `services/<ns>/<svc>/versions` [since]  (no `since`: everything retained): one item per
+  revision, `version` its label; `no_upstream`: the requests no pod answered, or null
 - `services/<ns>/<svc>/compare` [baseline, candidate, since=1h]
 - `services/<ns>/<svc>/endpoints` version [since=1h]
+
+A version parameter names a revision by its label, its hash, or a version name only one revision
+carries (`turnout.telemetry.arms`).
 - `services/<ns>/<svc>/timeseries` [since=1h]
 """
 
@@ -57,7 +61,8 @@ def json_api(tel: Telemetry, path: str, query: Mapping[str, str]) -> Obj:
             since = _since(query, None)
             return {"kind": "VersionList", "namespace": ns, "service": svc,
                     "since_seconds": since.total_seconds() if since else None,
-                    "items": tel.versions(ns, svc, since)}
+                    "items": tel.versions(ns, svc, since),
+                    "no_upstream": tel.no_upstream(ns, svc, since)}
         since = _since(query, "1h")
         assert since is not None
         if what == "compare":

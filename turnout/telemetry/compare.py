@@ -1,4 +1,5 @@
-"""Two versions of a service side by side: the numbers, their change, and what is significant.
+"""Two arms (revisions) of a service side by side: the numbers, their change, and what is
+significant. Each arm is shown by its label (`turnout.telemetry.arms`).
 
 Like an APM's deployment comparison: requests, req/s, error rate and latency quantiles of each
 version with absolute and % change; a confidence interval for the latency shift and for the
@@ -15,7 +16,8 @@ import math
 from collections.abc import Mapping
 
 from turnout import analysis
-from turnout.kube.errors import ApiError, bad_request
+from turnout.kube.errors import ApiError
+from turnout.telemetry import arms
 from turnout.telemetry.model import Q_NAMES, QUANTILES, Model
 from turnout.types import Obj
 
@@ -35,46 +37,27 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def pick_versions(order: list[str], baseline: str | None,
-                  candidate: str | None) -> tuple[str, str]:
-    """Defaults: the candidate is the most recent version, the baseline the one before it."""
-    for v in (baseline, candidate):
-        if v is not None and v not in order:
-            raise bad_request(f"no requests recorded for version {v!r} (known: "
-                              f"{', '.join(order) or 'none'})")
-    if candidate is None:
-        rest = [v for v in order if v != baseline]
-        if not rest:
-            raise bad_request("need two versions to compare")
-        candidate = rest[-1]
-    if baseline is None:
-        rest = [v for v in order if v != candidate]
-        if not rest:
-            raise bad_request("need two versions to compare")
-        before = [v for v in order[: order.index(candidate)] if v != candidate]
-        baseline = before[-1] if before else rest[-1]
-    if baseline == candidate:
-        raise bad_request(f"baseline and candidate are both {baseline!r}")
-    return baseline, candidate
-
-
 def compare(model: Model, namespace: str, service: str, baseline: str | None,
             candidate: str | None, now: float, since: float,
             max_sample: int = MAX_SAMPLE, level: float = 0.95,
             deployed: Mapping[str, float] | None = None) -> Obj:
-    """`deployed`: version -> when its newest pod was created; the most recently deployed
-    version is the default candidate (first traffic decides only for versions not running)."""
+    """Two arms (revisions) of a service; `baseline`/`candidate` name them by label, revision or
+    an unambiguous version name. `deployed`: arm key -> when its newest pod was created; the arm
+    deployed last is the default candidate (first traffic decides only for arms not running)."""
     service = model.resolve(namespace, service)
-    seen = model.version_order(namespace, service)
-    when = {v: (deployed or {}).get(v) or first for v, first, _ in seen}
-    order = sorted(when, key=lambda v: (when[v], v))
+    order = arms.deployment_order(model.arms(namespace, service), deployed or {})
     if not order:
-        raise ApiError(404, "NotFound",
-                       f"no requests recorded for service {service!r} in namespace {namespace!r}")
-    b, c = pick_versions(order, baseline, candidate)
+        lost = model.no_upstream(namespace, service, now, None)
+        raise ApiError(404, "NotFound", (
+            f"no pod of service {service!r} in namespace {namespace!r} answered a request "
+            f"({lost['requests']} reached no upstream)") if lost else
+            f"no requests recorded for service {service!r} in namespace {namespace!r}")
+    ab, ac = arms.pick(order, baseline, candidate)
+    b, c = ab.key, ac.key
     start = now - since
-    versions = {v["version"]: v for v in model.versions(namespace, service, now, since)}
-    vb, vc = versions[b], versions[c]
+    versions = {v["version"]: v for v in model.versions(namespace, service, now, since,
+                                                          deployed)}
+    vb, vc = versions[ab.label], versions[ac.label]
     out: Obj = {
         "namespace": namespace, "service": service, "since_seconds": since, "level": level,
         "baseline": vb, "candidate": vc,
@@ -84,7 +67,7 @@ def compare(model: Model, namespace: str, service: str, baseline: str | None,
     lat_b, _ = model.samples(namespace, service, b, start, max_sample)
     lat_c, _ = model.samples(namespace, service, c, start, max_sample)
     if lat_b and lat_c:
-        lc = analysis.compare_latency(lat_b, lat_c, level, QUANTILES, b, c)
+        lc = analysis.compare_latency(lat_b, lat_c, level, QUANTILES, ab.label, ac.label)
         out["latency"] = {
             "sample": [lc.n_baseline, lc.n_canary],
             "quantiles": [{"name": q.name, "quantile": q.quantile, "baseline": q.baseline,
@@ -99,7 +82,7 @@ def compare(model: Model, namespace: str, service: str, baseline: str | None,
     nb, nc = int(vb["requests"]), int(vc["requests"])
     if nb and nc:
         rc = analysis.compare_error_rate(int(vb["errors"]), nb, int(vc["errors"]), nc,
-                                         level, b, c)
+                                         level, ab.label, ac.label)
         out["errors"] = {"baseline": rc.baseline, "candidate": rc.canary,
                          "difference": rc.difference, "ci": list(rc.interval),
                          "statement": rc.statement}

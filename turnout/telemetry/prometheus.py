@@ -29,7 +29,9 @@ LABELS = (
     "destination_workload", "destination_workload_namespace", "destination_app",
     "destination_version", "request_protocol", "response_code", "response_flags",
     "connection_security_policy", "source_canonical_service", "source_canonical_revision",
-    "destination_canonical_service", "destination_canonical_revision")
+    "destination_canonical_service", "destination_canonical_revision", "destination_revision")
+"""Istio's labels, plus `destination_revision`: the pod template hash of the revision that
+answered, the arm a rollout compares (Istio's canonical revision is a version label if any)."""
 
 LabelValues = tuple[str, ...]
 
@@ -61,6 +63,7 @@ def label_values(r: Record, reporter: str) -> LabelValues:
         # else the revision's template hash, as turnout.kube.identity names it)
         r.source_app or UNKNOWN, r.source_version or UNKNOWN,
         r.dest_app or UNKNOWN, r.dest_version or UNKNOWN,
+        r.dest_revision or UNKNOWN,
     )
 
 

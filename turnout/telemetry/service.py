@@ -159,22 +159,40 @@ class Telemetry:
     def services(self, since: timedelta) -> list[Obj]:
         return self.model.services(time.time(), since.total_seconds())
 
+    def deployed(self, namespace: str, service: str) -> dict[str, float]:
+        """Arm key (revision, else version) -> when its newest known pod was created."""
+        resolved = self.model.resolve(namespace, service)
+        out: dict[str, float] = {}
+        with self._dir_lock:
+            pods = self.directory.pods()
+        for p in pods:
+            if p.namespace == namespace and p.service == resolved and p.created:
+                key = p.revision or p.version
+                out[key] = max(out.get(key, 0.0), p.created)
+        return out
+
     def versions(self, namespace: str, service: str, since: timedelta | None) -> list[Obj]:
+        """One item per revision, in the order they were deployed."""
         return self.model.versions(namespace, service, time.time(),
-                                   since.total_seconds() if since is not None else None)
+                                   since.total_seconds() if since is not None else None,
+                                   self.deployed(namespace, service))
+
+    def no_upstream(self, namespace: str, service: str, since: timedelta | None) -> Obj | None:
+        """The service's requests no pod answered (e.g. `503 UH`), or None."""
+        return self.model.no_upstream(namespace, service, time.time(),
+                                      since.total_seconds() if since is not None else None)
 
     def compare(self, namespace: str, service: str, baseline: str | None,
                 candidate: str | None, since: timedelta) -> Obj:
-        resolved = self.model.resolve(namespace, service)
-        deployed: dict[str, float] = {}
-        for p in self.directory.pods():
-            if p.namespace == namespace and p.service == resolved and p.created:
-                deployed[p.version] = max(deployed.get(p.version, 0.0), p.created)
         return compare_mod.compare(self.model, namespace, service, baseline, candidate,
-                                   time.time(), since.total_seconds(), deployed=deployed)
+                                   time.time(), since.total_seconds(),
+                                   deployed=self.deployed(namespace, service))
 
     def endpoints(self, namespace: str, service: str, version: str, since: timedelta) -> list[Obj]:
-        return self.model.endpoints(namespace, self.model.resolve(namespace, service), version,
+        """`version`: an arm's label, revision or unambiguous version name."""
+        resolved = self.model.resolve(namespace, service)
+        return self.model.endpoints(namespace, resolved,
+                                    self.model.arm(namespace, resolved, version).key,
                                     time.time(), since.total_seconds())
 
     def timeseries(self, namespace: str, service: str, since: timedelta) -> Obj:
@@ -182,8 +200,10 @@ class Telemetry:
 
     def samples(self, namespace: str, service: str, version: str,
                 since: timedelta) -> tuple[list[float], int]:
-        """Every request latency (ms) of `version` in the window, and how many were errors."""
-        return self.model.samples(namespace, service, version,
+        """Every request latency (ms) of an arm (label, revision or unambiguous version name)
+        in the window, and how many were errors."""
+        return self.model.samples(namespace, service,
+                                  self.model.arm(namespace, service, version).key,
                                   time.time() - since.total_seconds())
 
     def series(self, namespace: str, since: timedelta, *, workload: str = "",

@@ -14,7 +14,8 @@ import math
 import time
 from typing import Protocol
 
-from turnout.telemetry.model import QUANTILES, stats_obj
+from turnout.telemetry.arms import ANSWERED_SQL, ARM_SQL, Arm
+from turnout.telemetry.model import QUANTILES, arms_by_service, stats_obj
 from turnout.types import Obj
 
 _STATS = (f"count(*), sum(CASE WHEN error THEN 1 ELSE 0 END), min(ts), max(ts), "
@@ -30,12 +31,19 @@ class _Query(Protocol):
 
 
 class _Samples(Protocol):
-    def samples(self, namespace: str, service: str, version: str, start: float,
+    def arm(self, namespace: str, service: str, text: str) -> Arm: ...
+
+    def samples(self, namespace: str, service: str, arm: str, start: float,
                 limit: int | None = None) -> tuple[list[float], int]: ...
 
 
+NO_UPSTREAM = "no upstream"
+"""The split of an edge's requests that no pod answered (`503 UH`): not a version."""
+
+
 def traffic(store: _Query, since: float, now: float | None = None) -> tuple[list[Obj], list[Obj]]:
-    """(edges, splits): caller → destination service, and the same per destination version."""
+    """(edges, splits): caller → destination service, and the same per destination arm (its
+    label, as `turnout.telemetry.model` names it), the requests no pod answered apart."""
     now = time.time() if now is None else now
     start = now - since
     edges = []
@@ -47,14 +55,20 @@ def traffic(store: _Query, since: float, now: float | None = None) -> tuple[list
                       "kubernetes_service": str(r[4] or ""),
                       "stats": stats_obj(r[5:11], start, now)})
     splits = []
+    labels = {(ns, svc, a.key): a.label
+              for (ns, svc), arms in arms_by_service(store).items() for a in arms}
+    arm = f"CASE WHEN {ANSWERED_SQL} THEN {ARM_SQL} END"
     for r in store.query(
-            f"SELECT {_KEY}, dest_version, subset, any_value(source_workload), "
+            f"SELECT {_KEY}, {arm}, subset, any_value(source_workload), "
             f"any_value(dest_workload), {_STATS} FROM requests WHERE ts >= ? "
-            f"GROUP BY {_KEY}, dest_version, subset ORDER BY {_KEY}, dest_version, subset",
+            f"GROUP BY {_KEY}, {arm}, subset ORDER BY {_KEY}, {arm}, subset",
             [start]):
+        lost = r[4] is None
         splits.append({"source_namespace": str(r[0]), "source_service": str(r[1]),
                        "dest_namespace": str(r[2]), "dest_service": str(r[3]),
-                       "dest_version": str(r[4]), "subset": str(r[5] or ""),
+                       "dest_version": NO_UPSTREAM if lost else
+                       labels.get((str(r[2]), str(r[3]), str(r[4])), str(r[4])),
+                       "no_upstream": lost, "subset": str(r[5] or ""),
                        "source_workload": str(r[6] or ""), "dest_workload": str(r[7] or ""),
                        "stats": stats_obj(r[8:14], start, now)})
     return edges, splits
@@ -90,7 +104,8 @@ def histogram(model: _Samples, namespace: str, service: str, versions: list[str]
     """Latency histograms of `versions` over the last `since` seconds, from a uniform random
     sample of at most `limit` requests per version."""
     now = time.time() if now is None else now
-    samples = {v: model.samples(namespace, service, v, now - since, limit)[0] for v in versions}
+    samples = {v: model.samples(namespace, service, model.arm(namespace, service, v).key,
+                                now - since, limit)[0] for v in versions}
     out = bins(samples)
     out.update({"kind": "LatencyHistogram", "namespace": namespace, "service": service,
                 "unit": "ms", "sample": {v: len(s) for v, s in samples.items()}})

@@ -125,9 +125,10 @@ def build_map(edges: list[Obj], splits: list[Obj], namespaces: Iterable[Obj],
         dst = node(sp["dest_namespace"], sp["dest_service"])
         if sp.get("source_workload"):
             src["workloads"].add(sp["source_workload"])
-        if sp.get("dest_workload"):
+        if sp.get("dest_workload") and not sp.get("no_upstream"):
             dst["workloads"].add(sp["dest_workload"])
-        dst["versions"].add(sp["dest_version"])
+        if not sp.get("no_upstream"):
+            dst["versions"].add(sp["dest_version"])
         by_edge[(src["id"], dst["id"])].append(sp)
     out_edges: list[Obj] = []
     for e in edges:

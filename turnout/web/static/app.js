@@ -165,7 +165,7 @@ pages.services = {
     list.items.forEach((s, i) => {
       const ts = sparks[i];
       const total = {};
-      if (ts) for (const pts of Object.values(ts.series)) {
+      if (ts) for (const pts of [...Object.values(ts.series), ts.no_upstream || []]) {
         for (const p of pts) total[p.t] = (total[p.t] || 0) + (p.rps || 0);
       }
       const pts = Object.keys(total).map(Number).sort((a, b) => a - b).map(t => [t, total[t]]);
@@ -226,6 +226,10 @@ pages.service = {
       <th>First seen</th><th>Last seen</th><th>New error types</th><th>Requests</th>
       <th>Req/s</th><th>Error rate</th><th>p50</th><th>p75</th><th>p90</th><th>p95</th>
       <th>p99</th><th>max</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
+    const nu = vs.no_upstream;  // requests no pod answered: the service's errors, not a version
+    if (nu) $("#versions").innerHTML += `<p class="bad" id="no-upstream">No upstream: ` +
+      `${nu.requests} requests no pod answered (` +
+      `${esc(nu.error_types.map(t => `${t.type} \u00d7${t.count}`).join(", ") || "none")})</p>`;
     paintDots();
     const sel = $("#ep-version");
     const want = sel.value || order[order.length - 1] || "";
