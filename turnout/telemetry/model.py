@@ -87,7 +87,7 @@ class Model:
     # -- services -------------------------------------------------------------------------------
     def services(self, now: float, since: float) -> list[Obj]:
         """Every service with requests since `now - since`; `versions` are the labels of its
-        arms seen in the window, oldest first."""
+        arms seen in the window, in alphabetical order."""
         start = now - since
         rows = self.store.query(
             f"SELECT dest_namespace, dest_service, {_STATS}, "
@@ -98,7 +98,7 @@ class Model:
         for r in rows:
             arms = found.get((str(r[0]), str(r[1])), [])
             o: Obj = {"namespace": r[0], "service": r[1], "kubernetes_service": r[8],
-                      "versions": [a.label for a in arms if a.last_seen >= start]}
+                      "versions": sorted(a.label for a in arms if a.last_seen >= start)}
             o.update(stats_obj(r[2:8], start, now))
             out.append(o)
         return out
