@@ -16,6 +16,7 @@ import os
 import posixpath
 import shutil
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,13 +194,20 @@ class PodVolumes:
         targets = [m.target for m in mounts]
         if TMP not in targets:  # the container's own /tmp, below any volume mounted in it
             own = [volumes.Mount(str(self._own_tmp(str(container.get("name")))), TMP, False)]
-            # what the container saw of the node below /tmp before stays where it was: the
+            # what the container saw of the node below /tmp before stays where it was: what
+            # runs its program, read-only (turnout installed below /tmp: a clone there, its
+            # venv; the command's directory, its PATH and PYTHONPATH), then, writable, the
             # state dir (when it is there, as in tests; its secrets are masked all the same)
             # and a working directory there
+            own += [volumes.Mount(keep, keep, True) for keep in node_paths(argv, container_env)
+                    if not any(keep == m.target or _inside(keep, m.target) for m in mounts)]
+            writable: list[volumes.Mount] = []
             for keep in (str(self.state_dir), str(container.get("workingDir") or cwd or "")):
                 if _inside(keep, TMP) and Path(keep).is_dir() and not any(
-                        keep == m.target or _inside(keep, m.target) for m in [*own[1:], *mounts]):
-                    own.append(volumes.Mount(keep, keep, False))
+                        keep == m.target or _inside(keep, m.target)
+                        for m in [*writable, *mounts]):
+                    writable.append(volumes.Mount(keep, keep, False))
+            own += writable
             mounts[:0] = own
         if not any(t == ETC_HOSTS or volumes.overlaps(t, ETC_HOSTS) for t in targets) and \
                 self.hosts_path.is_file():
@@ -259,6 +267,29 @@ class PodVolumes:
         self.points.release(self.owner)
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+"""The directory holding the `turnout` package (a clone, or site-packages)."""
+
+
+def node_paths(argv: list[str], container_env: dict[str, str]) -> list[str]:
+    """Directories below /tmp that the container's program needs from the node: turnout's
+    installation and interpreter, the command's directory, PATH and PYTHONPATH entries
+    (outermost only)."""
+    cands = [sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), PACKAGE_ROOT]
+    if argv and os.path.isabs(argv[0]):
+        cands += [os.path.dirname(argv[0]), os.path.dirname(os.path.realpath(argv[0]))]
+    for var in ("PATH", "PYTHONPATH"):
+        cands += [d for d in container_env.get(var, "").split(os.pathsep) if d]
+    found = sorted({os.path.normpath(c) for c in cands
+                    if os.path.isabs(c) and _inside(os.path.normpath(c), TMP)
+                    and os.path.isdir(c)}, key=len)
+    out: list[str] = []
+    for c in found:
+        if not any(c == o or _inside(c, o) for o in out):
+            out.append(c)
+    return out
 
 
 def _inside(path: str, directory: str) -> bool:
