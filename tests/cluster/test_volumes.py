@@ -119,7 +119,10 @@ def test_host_path_onto_the_state_dir_fails_the_pod_and_says_why(vol: RunningClu
                                     "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
                     "volumes": [{"name": "s", "hostPath": {"path": str(vol.state_dir)}}]}}
     vol.kubectl("apply", "-f", "-", input=json.dumps(pod))
-    vol.wait_for(lambda: phase(vol, "peek") == "Failed", timeout=30, what="peek to fail")
+    vol.wait_for(lambda: "Forbidden" in vol.kubectl(
+        "get", "pod", "peek", "-n", NS, "-o", "jsonpath={.status.message}").stdout,
+        timeout=30, what="peek to say why it cannot start")
+    assert phase(vol, "peek") == "Pending"  # as the kubelet keeps it: never Failed, not replaced
     message = vol.kubectl("get", "pod", "peek", "-n", NS, "-o",
                           "jsonpath={.status.message}").stdout
     assert "spec.volumes[0].hostPath.path: Forbidden" in message
@@ -188,7 +191,10 @@ def test_without_mount_namespaces_volumes_fail_loudly_and_python_still_resolves(
                 "name": "c", "image": "python:3.11",
                 "command": ["python", "-c", "import socket; print(socket.gethostbyname('web'))"]
             }]}}))
-        c.wait_for(lambda: phase(c, "reader") == "Failed", timeout=30, what="reader to fail")
+        c.wait_for(lambda: "FailedMount" in c.kubectl(
+            "get", "pod", "reader", "-n", NS, "-o", "jsonpath={.status.reason}").stdout,
+            timeout=30, what="reader to say why it cannot start")
+        assert phase(c, "reader") == "Pending"
         message = c.kubectl("get", "pod", "reader", "-n", NS, "-o",
                             "jsonpath={.status.reason}: {.status.message}").stdout
         assert message.startswith("FailedMount: ") and "private mount namespace" in message

@@ -102,7 +102,9 @@ async def test_host_path_onto_the_state_dir_is_refused(nskubelet: Kubelet,
                              "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
                    volumes=[{"name": "s", "hostPath": {"path": str(nskubelet.state_dir)}}])
     await nskubelet.sync_pod(pod)
-    await client.wait_for(lambda: client.status("default", "peek").get("phase") == "Failed")
+    await client.wait_for(
+        lambda: client.status("default", "peek").get("reason") == "FailedMount")
+    assert client.status("default", "peek")["phase"] == "Pending"  # never Failed
     assert "spec.volumes[0].hostPath.path: Forbidden" in client.status("default",
                                                                        "peek")["message"]
     assert "FailedMount" in client.reasons()
@@ -132,7 +134,9 @@ async def test_without_mount_namespaces_a_pod_with_volumes_fails_and_says_why(
         await k.sync_pod(make_pod("v", [{"name": "c", "image": "busybox", "command": ["true"],
                                          "volumeMounts": [{"name": "e", "mountPath": "/e"}]}],
                                   volumes=[{"name": "e", "emptyDir": {}}]))
-        await client.wait_for(lambda: client.status("default", "v").get("phase") == "Failed")
+        await client.wait_for(
+            lambda: client.status("default", "v").get("reason") == "FailedMount")
+        assert client.status("default", "v")["phase"] == "Pending"  # never Failed
         st = client.status("default", "v")
         assert st["reason"] == "FailedMount" and "private mount namespace" in st["message"]
         waiting = st["containerStatuses"][0]["state"]["waiting"]
@@ -162,7 +166,9 @@ async def test_the_state_dirs_token_is_masked_in_the_pod(nskubelet: Kubelet,
                    volumes=[{"name": "s", "hostPath": {"path": f"{link}/../innocent"}}])
     pod["spec"]["volumes"][0]["hostPath"]["path"] = str(link)
     await nskubelet.sync_pod(pod)
-    await client.wait_for(lambda: client.status("default", "via-link").get("phase") == "Failed")
+    await client.wait_for(
+        lambda: client.status("default", "via-link").get("reason") == "FailedMount")
+    assert client.status("default", "via-link")["phase"] == "Pending"  # never Failed
 
 
 async def test_a_script_from_a_config_map_runs_as_the_command(nskubelet: Kubelet,

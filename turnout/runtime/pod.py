@@ -201,8 +201,9 @@ class PodWorker(LifecycleMixin):
         self._dirty.set()
 
     def current_status(self) -> Obj:
-        phase = status.phase(self.init_done, self.init_failed or self.failure is not None,
-                             self.apps, self.policy)
+        # a volume that can never be set up keeps the pod Pending (the kubelet retries
+        # FailedMount; a Failed pod would be replaced by its ReplicaSet again and again)
+        phase = status.phase(self.init_done, self.init_failed, self.apps, self.policy)
         now = status.now_rfc3339()
         sidecars = [r for r in self.inits if r.name in self.sidecars]
         conds = status.conditions(init_done=self.init_done, inits=self.inits,

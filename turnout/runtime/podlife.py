@@ -3,7 +3,9 @@
 
 - Volumes are set up before the first container starts; a missing ConfigMap keeps the pod in
   ContainerCreating with FailedMount events (retried), a volume that can never work (a refused
-  hostPath, no mount namespaces on this machine) fails the pod with a reason and a message.
+  hostPath, no mount namespaces on this machine) keeps it Pending with
+  CreateContainerConfigError, a reason and a message (never Failed: its ReplicaSet would replace
+  it again and again).
 - ``postStart`` runs right after a container's process starts (it is Running only once the hook
   is done); ``preStop`` runs before SIGTERM, within the grace period.
 - A bare Pod whose container image (or command/args) changes gets that container restarted.
