@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import time
 from importlib import resources
@@ -83,17 +84,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     scenario = Scenario(state=state, port=live[1], manifests=manifests,
                         kubectl_bin=cluster_cmds.kubectl_path(), console=console,
                         quick=args.quick, node_url=cfg.node_url)
-    ok = scenario.run()
+    try:
+        ok = scenario.run()
+    except KeyboardInterrupt:  # Ctrl-C: the demo's cluster goes with it, and no traceback
+        console.print("\n[yellow]interrupted[/]: stopping the demo cluster")
+        cluster_cmds.cmd_down(argparse.Namespace(state_dir=str(state.root), state_dir_cmd=None))
+        return 130
     console.print(f"\nplayed in {time.monotonic() - t0:.0f} s. Open:")
     # the lab deletes ns1 and ns2 in its step 9: ns3 behind the Istio gateway is what is left
-    console.print(f"  storefront (ns3, Istio gateway, NodePort 30003)  {cfg.node_url(30003)}/")
-    console.print(f"  dashboard: turnout --state-dir {state.root} dashboard")
-    console.print(f"  kubectl:  export KUBECONFIG={state.kubeconfig}")
-    console.print(f"  compare:  turnout --state-dir {state.root} compare advertisements -n ns3")
+    # (soft_wrap: a command is never broken in the middle, so it can be copied)
+    say = functools.partial(console.print, soft_wrap=True)
+    say(f"  storefront (ns3, Istio gateway, NodePort 30003)  {cfg.node_url(30003)}/")
+    say(f"  dashboard: turnout --state-dir {state.root} dashboard")
+    say(f"  kubectl:  export KUBECONFIG={state.kubeconfig}")
+    say(f"  compare:  turnout --state-dir {state.root} compare advertisements -n ns3")
     if args.down:
         cluster_cmds.cmd_down(argparse.Namespace(state_dir=str(state.root), state_dir_cmd=None))
     else:
-        console.print(f"  stop it:  turnout --state-dir {state.root} down")
+        say(f"  stop it:  turnout --state-dir {state.root} down")
     if not ok:
         console.print("[red]some expected outcomes were not observed[/]")
     return 0 if ok else 1
