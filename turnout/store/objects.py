@@ -1,8 +1,9 @@
 """The write path every writer goes through — the HTTP API and the controllers alike.
 
 Defaulting, validation, uid/generation/timestamps, optimistic concurrency, ClusterIP and NodePort
-allocation, graceful deletion (pods, finalizers, namespaces) and CRD registration live here, so a
-controller creating a Pod gets exactly what `kubectl create` would.
+allocation (:mod:`turnout.store.service_addresses`), graceful deletion (pods, finalizers,
+namespaces) and CRD registration live here, so a controller creating a Pod gets exactly what
+`kubectl create` would.
 """
 
 from __future__ import annotations
@@ -19,24 +20,12 @@ from typing import Any
 
 from turnout.kube import defaults, errors, patch, schema, selectors
 from turnout.kube.resources import Registry, ResourceType
-from turnout.store import ownership
+from turnout.store import ownership, service_addresses
 from turnout.store.admission import Admission
 from turnout.store.db import Store
+from turnout.store.service_addresses import SERVICE_NET
 from turnout.types import Obj
 
-SERVICE_NET = ipaddress.ip_network("127.96.0.0/16")
-NODE_PORTS = range(30000, 32768)
-# As kube-apiserver since 1.27: ports given out without being asked for come from the upper band
-# first, so the low ports stay free for Services that ask for them by number (the lab's 30001).
-NODE_PORT_STATIC_BAND = min(max(16, len(NODE_PORTS) // 32), 128)
-
-
-def _dynamic_node_port(used: set[int]) -> int:
-    order: list[int] = [*NODE_PORTS[NODE_PORT_STATIC_BAND:], *NODE_PORTS[:NODE_PORT_STATIC_BAND]]
-    for n in order:
-        if n not in used:
-            return n
-    raise errors.ApiError(422, "Invalid", "no free NodePort in 30000-32767")
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 PATCH_TYPES = {
@@ -88,6 +77,7 @@ class Objects:
         self.admission = admission if admission is not None else Admission()
         """The one admission chain of this store: every write, whoever makes it."""
         self.service_network = service_network
+        self.addresses = service_addresses.ServiceAddresses(store, service_network)
         self.on_crd_change: list[Callable[[], None]] = []
         for crd in store.iter("customresourcedefinitions.apiextensions.k8s.io"):
             registry.sync_crd(crd)
@@ -464,69 +454,13 @@ class Objects:
         self.admission.validate(rt, obj, strict=strict, old=old)
 
     def _allocate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
-        if rt.key != "services":
-            return
-        spec = obj["spec"]
-        ospec = (old or {}).get("spec", {})
-        if spec.get("type") == "ExternalName":
-            return
-        if old is not None and ospec.get("clusterIP") and not spec.get("clusterIP"):
-            spec["clusterIP"] = ospec["clusterIP"]
-        if not spec.get("clusterIP"):
-            spec["clusterIP"] = self._free_cluster_ip()
-        if spec["clusterIP"] != "None":
-            spec["clusterIPs"] = [spec["clusterIP"]]
-        if spec.get("type") in ("NodePort", "LoadBalancer"):
-            used = self._used_node_ports(obj)
-            old_ports = {p.get("port"): p.get("nodePort") for p in ospec.get("ports") or []}
-            for i, p in enumerate(spec.get("ports") or []):
-                if not p.get("nodePort"):
-                    keep = old_ports.get(p.get("port"))
-                    p["nodePort"] = keep if keep else _dynamic_node_port(used)
-                elif p["nodePort"] in used:
-                    raise errors.invalid("Service", "", obj["metadata"]["name"], [errors.Cause(
-                        f"spec.ports[{i}].nodePort",
-                        f"Invalid value: {p['nodePort']}: provided port is already allocated")])
-                used.add(p["nodePort"])
-        else:
-            for p in spec.get("ports") or []:
-                p.pop("nodePort", None)
+        if rt.key == "services":
+            self.addresses.allocate(obj, old)
 
     def readdress_services(self) -> tuple[str, ...]:
-        """Give a new ClusterIP to every Service whose address is outside this cluster's
-        Service network (the cluster moved to another port set); returns "ns/name old -> new"."""
-        moved: list[str] = []
-        for svc in list(self.store.iter("services")):
-            spec = svc.get("spec") or {}
-            ip = spec.get("clusterIP")
-            if not ip or ip == "None":
-                continue
-            try:
-                inside = ipaddress.ip_address(ip) in self.service_network
-            except ValueError:
-                inside = False
-            if inside:
-                continue
-            spec["clusterIP"] = self._free_cluster_ip()
-            spec["clusterIPs"] = [spec["clusterIP"]]
-            self.store.update("services", svc)
-            meta = svc["metadata"]
-            moved.append(f"{meta.get('namespace')}/{meta['name']} {ip} -> {spec['clusterIP']}")
-        return tuple(moved)
-
-    def _free_cluster_ip(self) -> str:
-        used = {s["spec"].get("clusterIP") for s in self.store.iter("services")}
-        for host in self.service_network.hosts():
-            ip = str(host)
-            if ip not in used and not ip.endswith(".0") and not ip.endswith(".1"):
-                return ip
-        raise errors.ApiError(500, "InternalError", "no free cluster IP")
-
-    def _used_node_ports(self, obj: Obj) -> set[int]:
-        me = (obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        return {p["nodePort"] for s in self.store.iter("services")
-                if (s["metadata"].get("namespace"), s["metadata"]["name"]) != me
-                for p in s["spec"].get("ports") or [] if p.get("nodePort")}
+        """New ClusterIPs for Services outside this cluster's Service network (it moved to
+        another port set); returns "ns/name old -> new"."""
+        return self.addresses.readdress()
 
     def _after_write(self, rt: ResourceType, obj: Obj) -> None:
         if rt.key == "customresourcedefinitions.apiextensions.k8s.io":
