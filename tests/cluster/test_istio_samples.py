@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -18,7 +19,7 @@ NS = "istio-samples"
 
 @pytest.fixture(scope="module")
 def samples(cluster: RunningCluster) -> RunningCluster:
-    if not SAMPLES.exists():
+    if not SAMPLES.exists() and not os.environ.get("CI"):  # under CI a missing peer fails
         pytest.skip("Istio's samples (../shared/peers/istio/samples) are not beside the repo")
     cluster.kubectl("create", "namespace", NS)
     cluster.kubectl("label", "namespace", NS, "istio-injection=enabled")

@@ -82,7 +82,7 @@ def test_host_matches() -> None:
 
 def test_gateway_root_delegates_to_a_hostless_virtual_service() -> None:
     root = copy.deepcopy(h.GATEWAY_VS)
-    root["metadata"]["name"] = "root"
+    root["metadata"]["name"] = "entry"
     root["spec"]["http"] = [
         {"match": [{"uri": {"prefix": "/ads"}}], "rewrite": {"uri": "/"},
          "delegate": {"name": "ads"}},
@@ -100,9 +100,9 @@ def test_gateway_root_delegates_to_a_hostless_virtual_service() -> None:
     vh = routes.gateway_table(reg)["virtual_hosts"][0]
     got = [(r["name"], r["match"]) for r in vh["routes"]]
     assert got == [
-        ("vs/ns3/root/0/0", {"prefix": "/ads", "headers": [
+        ("vs/ns3/entry/0/0", {"prefix": "/ads", "headers": [
             {"name": "x-canary", "string_match": {"exact": "1"}}]}),
-        ("vs/ns3/root/0/1", {"prefix": "/ads"})]
+        ("vs/ns3/entry/0/1", {"prefix": "/ads"})]
     # the root's rewrite applies to the delegate's routes; the weights are the delegate's
     assert all(r["route"]["prefix_rewrite"] == "/" for r in vh["routes"])
     weights = [c["weight"] for c in vh["routes"][1]["route"]["weighted_clusters"]["clusters"]]
