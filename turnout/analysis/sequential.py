@@ -1,16 +1,27 @@
-"""Sequential canary analysis: compare canary with baseline after every request.
+"""Sequential canary analysis: compare canary with baseline after every request, both ways.
 
-Why this exists: rollouts check their analysis continuously, and a fixed-sample test checked
-after every request raises false alarms most of the time. Here each arm keeps, per latency
-quantile, an anytime-valid confidence sequence (Howard & Ramdas; compared across arms as in
-Lindon et al., KDD 2022) and one for its error rate; the canary fails a metric only when the
-confidence sequence of (canary - baseline) lies wholly above that metric's limit. The error
-budget ``alpha`` is split evenly over metrics and arms, so the probability of ever failing a
-canary that is within all limits stays below ``alpha`` however often ``verdict()`` is called.
-Thin traffic is never a failure: below ``min_samples`` per arm the verdict is Inconclusive.
+Why this exists: rollouts read their analysis continuously, so every decision must hold at any
+stopping time, and a canary must be *shown* good before it is promoted, not merely "not shown
+bad" (thin traffic must neither roll back nor promote). Requests are grouped into blocks (see
+`blocks`) and two e-processes run on them (see `eprocess`):
 
-Each observation costs O(log B) (a Fenwick-tree histogram per arm), each verdict O(log B) per
-metric plus a one-off O(log t) boundary computation per sample size, shared by all analyses.
+* error rate: the odds ratio of canary to baseline errors, from where errors fall in each block;
+* latency: how often a canary request is slower than the limit applied to a baseline request.
+
+Each metric is Failed when its e-process against "within the limit" reaches m / alpha (m metrics:
+a false rollback has probability <= alpha over all of them), and *shown within* when the mirror
+e-process against "beyond the limit" reaches 1 / alpha (promotion needs every metric, an
+intersection-union test, so each may use all of alpha: a canary beyond a limit is promoted with
+probability <= alpha). Otherwise the verdict is Inconclusive: keep measuring. With
+``promote_on="budget"`` a canary is instead promoted once each arm has the requests computed
+(see `budget`) to catch a canary ``budget_effect`` times beyond the limits with ``budget_power``.
+
+Limits: latency is beyond its limit when canary requests are slower than max(baseline x (1 +
+``max_latency_increase``), baseline + ``min_latency_increase_ms``) more often than not; the error
+rate when the canary's exceeds baseline + ``max_error_rate_increase`` x (the baseline's success
+rate), tested exactly by adding that share of virtual errors to baseline requests (seeded, so the
+same requests give the same verdict). Optional ``latency_quantiles`` add per-quantile metrics
+(`quantiles`). Samples that are not finite and >= 0 are refused and counted, never binned.
 
 Pure: no I/O.
 """
@@ -18,17 +29,21 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
+import random
 from typing import Literal
 
-from turnout.analysis import confseq
+from turnout.analysis import budget as budget_mod
+from turnout.analysis.blocks import Block, Blocker, Sample
+from turnout.analysis.eprocess import OddsRatioTest, RankTest, pair_statistic
 from turnout.analysis.fmt import fmt_interval, fmt_ms, fmt_pct, fmt_points
 from turnout.analysis.histogram import Histogram
-from turnout.analysis.paired import PairedDifference
+from turnout.analysis.quantiles import QuantileJudge
 from turnout.analysis.verdict import MetricVerdict, Outcome, Thresholds, Verdict, quantile_name
 
 Arm = Literal["baseline", "canary"]
 UNBOUNDED = "not yet bounded"
 """A confidence sequence with no finite end, in a reason (never "-∞ to ∞")."""
+_AUGMENT_SEED = 0x7E57
 
 
 class _ArmState:
@@ -48,174 +63,215 @@ class CanaryAnalysis:
 
     def __init__(self, thresholds: Thresholds | None = None) -> None:
         self.thresholds = th = thresholds or Thresholds()
-        # Each metric gets alpha / m; within a metric each arm's sequence gets half of that.
-        self.arm_alpha = th.alpha / th.metric_count / 2
-        concentration = max(1.0, th.tuning_samples / (2 * math.log(1 / self.arm_alpha)))
-        self._boundaries = [
-            confseq.quantile_boundary(q, self.arm_alpha, concentration)
-            for q in th.latency_quantiles
-        ]
+        self.rollback_alpha = th.alpha / th.metric_count
         self._arms: dict[str, _ArmState] = {"baseline": _ArmState(), "canary": _ArmState()}
-        # The error metric's share is split between two valid sequences whose intersection is
-        # reported: per-arm rate sequences (tight when errors are extreme, e.g. 20 of 20) and a
-        # paired-difference sequence (variance-adaptive: fast for 1 % -> 3 %).
-        self._error_diff = PairedDifference(th.alpha / th.metric_count / 2)
-        self._rate_alpha = th.alpha / th.metric_count / 4
+        self._blocker = Blocker()
+        self._errors = OddsRatioTest()
+        self._ranks = RankTest()
+        self._augment = random.Random(_AUGMENT_SEED)
+        self._quantiles = [QuantileJudge(q, self.rollback_alpha / 2, th.tuning_samples)
+                           for q in th.latency_quantiles]
+        self._p50 = QuantileJudge(0.5, th.alpha / 2, th.tuning_samples)  # for display only
+        self.refused = 0
+        self._budget_cache: tuple[int, int | None] = (0, None)
 
-    def observe(self, arm: Arm, latency_ms: float, error: bool) -> None:
+    # -- input ------------------------------------------------------------------------------
+
+    def observe(self, arm: Arm, latency_ms: float, error: bool) -> bool:
+        """Add one request; False (and counted in ``refused``) for a latency that is not a
+        finite number >= 0."""
         state = self._arms.get(arm)
         if state is None:
             raise ValueError(f"arm must be 'baseline' or 'canary', got {arm!r}")
+        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float) or \
+                not math.isfinite(latency_ms) or latency_ms < 0:
+            self.refused += 1
+            return False
         state.hist.add(latency_ms)
-        if error:
-            state.errors += 1
-        self._error_diff.observe(arm, error)
+        state.errors += bool(error)
+        canary = arm == "canary"
+        # a virtual baseline error with probability = the error limit, drawn for every baseline
+        # request whatever its values, so that the test's null is exactly the limit
+        virtual = not canary and self._augment.random() < self.thresholds.max_error_rate_increase
+        block = self._blocker.add(canary, Sample(float(latency_ms), bool(error) or virtual))
+        if block is not None:
+            self._add_block(block)
+        return True
+
+    def _limit(self, baseline_ms: float) -> float:
+        th = self.thresholds
+        return max(baseline_ms * (1 + th.max_latency_increase),
+                   baseline_ms + th.min_latency_increase_ms)
+
+    def _add_block(self, block: Block) -> None:
+        x = sum(s.error for s in block.canary)
+        s = x + sum(s.error for s in block.baseline)
+        self._errors.add(len(block.canary), len(block.baseline), x, s)
+        self._ranks.add(pair_statistic([c.latency_ms for c in block.canary],
+                                       [self._limit(b.latency_ms) for b in block.baseline]))
 
     @property
     def counts(self) -> tuple[int, int]:
         """(baseline requests, canary requests) observed so far."""
         return self._arms["baseline"].n, self._arms["canary"].n
 
-    # -- the decision rule, shared by outcome() and verdict() ---------------------------------
-
-    def _latency_limit(self, baseline_ms: float) -> float:
-        th = self.thresholds
-        return max(th.max_latency_increase * baseline_ms, th.min_latency_increase_ms)
-
-    def _latency_bounds(self, arm: _ArmState, i: int) -> tuple[float, float]:
-        lo_rank, hi_rank = confseq.order_statistic_ranks(self._boundaries[i], arm.n)
-        return arm.hist.lower_bound(lo_rank), arm.hist.upper_bound(hi_rank)
-
-    def _latency_fails(self, i: int) -> bool:
-        b, c = self._arms["baseline"], self._arms["canary"]
-        lo_rank = confseq.order_statistic_ranks(self._boundaries[i], c.n)[0]
-        hi_rank = confseq.order_statistic_ranks(self._boundaries[i], b.n)[1]
-        if lo_rank < 1 or hi_rank > b.n:
-            return False
-        canary_low = c.hist.lower_bound(lo_rank)
-        baseline_high = b.hist.upper_bound(hi_rank)
-        # Q_c <= Q_b + limit(Q_b) is refuted when even the lowest plausible canary quantile
-        # exceeds the highest plausible baseline quantile plus its limit (limit grows with Q_b).
-        return canary_low - baseline_high > self._latency_limit(baseline_high)
-
-    def _error_interval(self) -> tuple[float, float]:
-        b, c = self._arms["baseline"], self._arms["canary"]
-        b_lo, b_hi = confseq.rate_interval(b.errors, b.n, self._rate_alpha)
-        c_lo, c_hi = confseq.rate_interval(c.errors, c.n, self._rate_alpha)
-        p_lo, p_hi = self._error_diff.interval()
-        return max(c_lo - b_hi, p_lo), min(c_hi - b_lo, p_hi)
-
-    def _errors_fail(self) -> bool:
-        b, c = self._arms["baseline"], self._arms["canary"]
-        limit = self.thresholds.max_error_rate_increase
-        if min(b.n, c.n) == 0 or c.errors / c.n - b.errors / b.n <= limit:
-            return False  # cheap necessary condition
-        return self._error_interval()[0] > limit
+    # -- decisions --------------------------------------------------------------------------
 
     def _thin(self) -> bool:
-        n_b, n_c = self.counts
-        return min(n_b, n_c) < self.thresholds.min_samples
+        return min(self.counts) < self.thresholds.min_samples
+
+    def _cut(self, alpha: float) -> float:
+        return math.log(1.0 / alpha)
+
+    def _errors_fail(self) -> bool:
+        return self._errors.log_evalue(0.0, True) >= self._cut(self.rollback_alpha)
+
+    def _errors_within(self) -> bool:
+        return self._errors.log_evalue(0.0, False) >= self._cut(self.thresholds.alpha)
+
+    def _latency_fail(self) -> bool:
+        return self._ranks.log_evalue(True) >= self._cut(self.rollback_alpha)
+
+    def _latency_within(self) -> bool:
+        return self._ranks.log_evalue(False) >= self._cut(self.thresholds.alpha)
+
+    def _quantile_fail(self, j: QuantileJudge) -> bool:
+        return j.fails(self._arms["baseline"].hist, self._arms["canary"].hist, self._limit)
+
+    def _quantile_within(self, j: QuantileJudge) -> bool:
+        return j.within(self._arms["baseline"].hist, self._arms["canary"].hist, self._limit)
+
+    def budget(self) -> int | None:
+        """Requests per arm after which ``promote_on="budget"`` promotes (None: cannot be
+        computed yet, e.g. no baseline traffic)."""
+        th = self.thresholds
+        b = self._arms["baseline"]
+        if b.n < th.min_samples:
+            return None
+        if self._budget_cache[0] and b.n < self._budget_cache[0] * 1.1:
+            return self._budget_cache[1]  # recomputed as the baseline grows by 10 %
+        need = budget_mod.requests_per_arm(
+            baseline_latencies=b.hist, baseline_errors=b.errors, baseline_n=b.n,
+            shape=self._blocker.shape(), thresholds=th, alpha=self.rollback_alpha)
+        self._budget_cache = (b.n, need)
+        return need
+
+    def _budget_met(self) -> bool:
+        need = self.budget()
+        return need is not None and min(self.counts) >= need
 
     def outcome(self) -> Outcome:
         """The verdict's outcome alone, without building reasons (for tight loops)."""
         if self._thin():
             return Outcome.INCONCLUSIVE
-        if self._errors_fail() or any(
-            self._latency_fails(i) for i in range(len(self._boundaries))
-        ):
+        if self._errors_fail() or self._latency_fail() or \
+                any(self._quantile_fail(j) for j in self._quantiles):
             return Outcome.FAIL
-        if self.thresholds.require_all_metrics:
-            return self.verdict().outcome
-        return Outcome.PASS
+        if self._errors_within() and self._latency_within() and \
+                all(self._quantile_within(j) for j in self._quantiles):
+            return Outcome.PASS
+        if self.thresholds.promote_on == "budget" and self._budget_met():
+            return Outcome.PASS
+        return Outcome.INCONCLUSIVE
 
-    # -- full verdict with numbers and reasons ------------------------------------------------
+    # -- full verdict with numbers and reasons ----------------------------------------------
 
     def verdict(self) -> Verdict:
         th = self.thresholds
         n_b, n_c = self.counts
-        level = f"{(1 - th.alpha) * 100:g}% CS"
-        metrics = [self._latency_verdict(i, level) for i in range(len(self._boundaries))]
-        metrics.append(self._error_verdict(level))
+        metrics = [self._latency_verdict(), self._error_verdict()]
+        metrics += [self._quantile_verdict(j) for j in self._quantiles]
         failed = [m for m in metrics if m.outcome is Outcome.FAIL]
-        open_ = [m for m in metrics if m.outcome is Outcome.INCONCLUSIVE]
+        open_ = [m for m in metrics if not m.settled]
+        counts = f"{n_b} baseline, {n_c} canary requests"
+        refused = f"; {self.refused} samples refused (not a finite latency >= 0)" \
+            if self.refused else ""
+        decided_by = ""
         if n_b == 0 and n_c == 0:
             outcome, reason = Outcome.INCONCLUSIVE, "no traffic yet on baseline or canary"
         elif self._thin():
             outcome = Outcome.INCONCLUSIVE
-            reason = (
-                f"too little traffic to judge: {n_b} baseline and {n_c} canary requests, "
-                f"need at least {th.min_samples} each"
-            )
+            reason = (f"too little traffic to judge: {n_b} baseline and {n_c} canary requests, "
+                      f"need at least {th.min_samples} each")
         elif failed:
-            outcome, reason = Outcome.FAIL, "; ".join(m.reason for m in failed)
-        elif open_ and th.require_all_metrics:
-            names = ", ".join(m.metric for m in open_)
-            outcome = Outcome.INCONCLUSIVE
-            reason = f"{names} cannot be judged yet ({n_b} baseline, {n_c} canary requests)"
+            outcome, decided_by = Outcome.FAIL, "evidence"
+            reason = "; ".join(m.reason for m in failed)
+        elif not open_:
+            outcome, decided_by = Outcome.PASS, "evidence"
+            reason = f"canary is shown within every limit ({counts})"
+        elif th.promote_on == "budget" and self._budget_met():
+            outcome, decided_by = Outcome.PASS, "budget"
+            reason = (f"canary reached the budget of {self.budget()} requests per arm, sized to "
+                      f"catch a canary {th.budget_effect:g}x beyond the limits with "
+                      f"{th.budget_power:.0%} power, and was not shown worse ({counts}); not "
+                      "shown within: " + ", ".join(m.metric for m in open_))
         else:
-            outcome = Outcome.PASS
-            if all(m.settled for m in metrics):
-                reason = "canary is within every limit"
-            else:
-                reason = "no metric of the canary is significantly worse than its limit"
-            reason += f" ({n_b} baseline, {n_c} canary requests)"
-            if open_:
-                reason += "; not judged yet: " + ", ".join(m.metric for m in open_)
-        return Verdict(outcome=outcome, metrics=tuple(metrics), reason=reason, alpha=th.alpha)
+            outcome = Outcome.INCONCLUSIVE
+            reason = ("no metric is shown worse, not yet shown within: "
+                      + ", ".join(m.metric for m in open_) + f" ({counts})")
+            if th.promote_on == "budget":
+                need = self.budget()
+                reason += f"; budget {need} requests per arm" if need else ""
+        return Verdict(outcome=outcome, metrics=tuple(metrics), reason=reason + refused,
+                       alpha=th.alpha, decided_by=decided_by, refused=self.refused)
 
-    def _latency_verdict(self, i: int, level: str) -> MetricVerdict:
+    def _outcome_of(self, fails: bool, within: bool) -> tuple[Outcome, bool]:
+        if self._thin():
+            return Outcome.INCONCLUSIVE, False
+        if fails:
+            return Outcome.FAIL, True
+        if within:
+            return Outcome.PASS, True
+        return Outcome.INCONCLUSIVE, False
+
+    def _latency_verdict(self) -> MetricVerdict:
         th = self.thresholds
-        q = th.latency_quantiles[i]
-        name = quantile_name(q)
-        metric = f"latency_{name}"
         b, c = self._arms["baseline"], self._arms["canary"]
-        limit_text = f"{th.max_latency_increase * 100:g}% limit"
+        limit_text = f"{th.max_latency_increase * 100:g}%"
+        if th.min_latency_increase_ms:
+            limit_text += f" (at least {fmt_ms(th.min_latency_increase_ms)} ms)"
         if min(b.n, c.n) == 0:
             return MetricVerdict(
-                metric, Outcome.INCONCLUSIVE, None, None, None, (-math.inf, math.inf),
-                math.inf, b.n, c.n, f"no {'baseline' if b.n == 0 else 'canary'} traffic yet",
-            )
-        est_b = b.hist.value(math.ceil(b.n * q))
-        est_c = c.hist.value(math.ceil(c.n * q))
-        diff = est_c - est_b
-        b_lo, b_hi = self._latency_bounds(b, i)
-        c_lo, c_hi = self._latency_bounds(c, i)
-        interval = (c_lo - b_hi, c_hi - b_lo)
-        threshold = self._latency_limit(est_b)
-        limit_text += f" ({fmt_ms(threshold)} ms)"
-        direction = "slower" if diff >= 0 else "faster"
+                "latency", Outcome.INCONCLUSIVE, None, None, None, (-math.inf, math.inf),
+                th.max_latency_increase, b.n, c.n,
+                f"no {'baseline' if b.n == 0 else 'canary'} traffic yet")
+        est_b, est_c = self._p50.estimate(b.hist), self._p50.estimate(c.hist)
+        b_lo, b_hi = self._p50.bounds(b.hist)
+        c_lo, c_hi = self._p50.bounds(c.hist)
+        share = self._ranks.mean
+        s_lo, s_hi = self._ranks.interval(th.alpha)
+        fails, within = self._latency_fail(), self._latency_within()
+        outcome, settled = self._outcome_of(fails, within)
         summary = (
-            f"canary {name} is {fmt_ms(abs(diff))} ms {direction} than baseline "
-            f"({fmt_ms(est_c)} vs {fmt_ms(est_b)} ms, {level} "
-            f"{fmt_interval(*interval, fmt_ms, 'ms', unbounded=UNBOUNDED)})"
-        )
-        fails = not self._thin() and self._latency_fails(i)
-        within = c_hi - b_lo < self._latency_limit(b_lo)
+            f"canary p50 {fmt_ms(est_c)} ms vs {fmt_ms(est_b)} ms "
+            f"({fmt_interval(c_lo - b_hi, c_hi - b_lo, fmt_ms, 'ms', unbounded=UNBOUNDED)}); "
+            f"slower than baseline + {limit_text} in {share:.0%} of comparisons "
+            f"({(1 - th.alpha) * 100:g}% CS {s_lo:.0%} to {s_hi:.0%}, 50% is the limit)")
         if self._thin():
-            outcome, settled = Outcome.INCONCLUSIVE, False
             reason = f"{summary}; too little traffic to judge (need {th.min_samples} per arm)"
         elif fails:
-            outcome, settled = Outcome.FAIL, True
-            reason = f"{summary}, above the {limit_text}"
-        elif math.isinf(b_hi):
-            outcome, settled = Outcome.INCONCLUSIVE, False
-            reason = (
-                f"{summary}; the baseline {name} cannot be bounded yet with {b.n} requests, "
-                f"so a regression cannot be shown"
-            )
+            reason = f"latency: {summary}: beyond the limit"
         elif within:
-            outcome, settled = Outcome.PASS, True
-            reason = f"{summary}, within the {limit_text}"
+            reason = f"latency: {summary}: shown within the limit"
         else:
-            outcome, settled = Outcome.PASS, False
-            reason = f"{summary}; not significantly above the {limit_text}"
+            reason = f"latency: {summary}: not yet shown within or beyond the limit"
         return MetricVerdict(
-            metric=metric, outcome=outcome, baseline=est_b, canary=est_c, difference=diff,
-            interval=interval, threshold=threshold, n_baseline=b.n, n_canary=c.n,
+            metric="latency", outcome=outcome, baseline=est_b, canary=est_c,
+            difference=est_c - est_b, interval=(c_lo - b_hi, c_hi - b_lo),
+            threshold=self._limit(est_b) - est_b, n_baseline=b.n, n_canary=c.n,
             reason=reason, unit="ms", settled=settled,
-        )
+            evidence=self._evidence(self._ranks.log_evalue(True),
+                                    self._ranks.log_evalue(False)))
 
-    def _error_verdict(self, level: str) -> MetricVerdict:
+    def _evidence(self, worse: float, within: float) -> dict[str, float]:
+        """The e-values and the levels they must reach (for people and the dashboard)."""
+        cap = 1e12
+        return {"worse": min(math.exp(min(worse, 60.0)), cap),
+                "worseNeeded": 1.0 / self.rollback_alpha,
+                "within": min(math.exp(min(within, 60.0)), cap),
+                "withinNeeded": 1.0 / self.thresholds.alpha}
+
+    def _error_verdict(self) -> MetricVerdict:
         th = self.thresholds
         b, c = self._arms["baseline"], self._arms["canary"]
         limit = th.max_error_rate_increase
@@ -224,31 +280,77 @@ class CanaryAnalysis:
             return MetricVerdict(
                 "error_rate", Outcome.INCONCLUSIVE, None, None, None, (-1.0, 1.0), limit,
                 b.n, c.n, f"no {'baseline' if b.n == 0 else 'canary'} traffic yet",
-                unit="ratio",
-            )
+                unit="ratio")
         rate_b, rate_c = b.errors / b.n, c.errors / c.n
         diff = rate_c - rate_b
-        interval = self._error_interval()
+        interval = self._error_interval(rate_b)
         direction = "higher" if diff >= 0 else "lower"
+        fails, within = self._errors_fail(), self._errors_within()
+        outcome, settled = self._outcome_of(fails, within)
         summary = (
             f"canary error rate is {fmt_points(abs(diff))} points {direction} than baseline "
-            f"({fmt_pct(rate_c)} vs {fmt_pct(rate_b)}, {level} "
-            f"{fmt_interval(*interval, fmt_points, 'points', unbounded=UNBOUNDED)})"
-        )
+            f"({fmt_pct(rate_c)} vs {fmt_pct(rate_b)}, {(1 - th.alpha) * 100:g}% CS "
+            f"{fmt_interval(*interval, fmt_points, 'points', unbounded=UNBOUNDED)})")
         if self._thin():
-            outcome, settled = Outcome.INCONCLUSIVE, False
             reason = f"{summary}; too little traffic to judge (need {th.min_samples} per arm)"
-        elif self._errors_fail():
-            outcome, settled = Outcome.FAIL, True
+        elif fails:
             reason = f"{summary}, above the {limit_text}"
-        elif interval[1] < limit:
-            outcome, settled = Outcome.PASS, True
-            reason = f"{summary}, within the {limit_text}"
+        elif within:
+            reason = f"{summary}, shown within the {limit_text}"
         else:
-            outcome, settled = Outcome.PASS, False
-            reason = f"{summary}; not significantly above the {limit_text}"
+            reason = f"{summary}; not yet shown within or above the {limit_text}"
         return MetricVerdict(
             metric="error_rate", outcome=outcome, baseline=rate_b, canary=rate_c,
-            difference=diff, interval=interval, threshold=limit, n_baseline=b.n, n_canary=c.n,
-            reason=reason, unit="ratio", settled=settled,
-        )
+            difference=diff, interval=interval, threshold=limit * (1 - rate_b),
+            n_baseline=b.n, n_canary=c.n, reason=reason, unit="ratio", settled=settled,
+            evidence=self._evidence(self._errors.log_evalue(0.0, True),
+                                    self._errors.log_evalue(0.0, False)))
+
+    def _error_interval(self, rate_b: float) -> tuple[float, float]:
+        """The rate difference the odds ratio's confidence sequence implies at the baseline's
+        observed rate (with its virtual errors): for reading, the verdict uses the odds."""
+        delta = self.thresholds.max_error_rate_increase
+        p = min(max(rate_b + delta * (1 - rate_b), 1e-9), 1 - 1e-9)
+        odds = p / (1 - p)
+        lo, hi = self._errors.interval(self.thresholds.alpha)
+
+        def rate(log_psi: float) -> float:
+            if log_psi == math.inf:
+                return 1.0
+            if log_psi == -math.inf:
+                return 0.0
+            o = odds * math.exp(log_psi)
+            return o / (1 + o)
+        return rate(lo) - rate_b, rate(hi) - rate_b
+
+    def _quantile_verdict(self, j: QuantileJudge) -> MetricVerdict:
+        name = quantile_name(j.q)
+        b, c = self._arms["baseline"], self._arms["canary"]
+        if min(b.n, c.n) == 0:
+            return MetricVerdict(
+                f"latency_{name}", Outcome.INCONCLUSIVE, None, None, None,
+                (-math.inf, math.inf), math.inf, b.n, c.n,
+                f"no {'baseline' if b.n == 0 else 'canary'} traffic yet")
+        est_b, est_c = j.estimate(b.hist), j.estimate(c.hist)
+        b_lo, b_hi = j.bounds(b.hist)
+        c_lo, c_hi = j.bounds(c.hist)
+        fails, within = self._quantile_fail(j), self._quantile_within(j)
+        outcome, settled = self._outcome_of(fails, within)
+        threshold = self._limit(est_b) - est_b
+        summary = (
+            f"canary {name} {fmt_ms(est_c)} ms vs {fmt_ms(est_b)} ms (limit +"
+            f"{fmt_ms(threshold)} ms; "
+            f"{fmt_interval(c_lo - b_hi, c_hi - b_lo, fmt_ms, 'ms', unbounded=UNBOUNDED)})")
+        if math.isinf(b_hi) and not fails:
+            tail = f"; the baseline {name} cannot be bounded yet with {b.n} requests"
+        elif fails:
+            tail = ", beyond the limit"
+        elif within:
+            tail = ", shown within the limit"
+        else:
+            tail = "; not yet shown within or beyond the limit"
+        return MetricVerdict(
+            metric=f"latency_{name}", outcome=outcome, baseline=est_b, canary=est_c,
+            difference=est_c - est_b, interval=(c_lo - b_hi, c_hi - b_lo),
+            threshold=threshold, n_baseline=b.n, n_canary=c.n, reason=summary + tail,
+            unit="ms", settled=settled)

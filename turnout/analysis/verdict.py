@@ -25,30 +25,40 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """What counts as a regression, and how sure we must be before calling one.
+    """What counts as a regression, how sure we must be, and what promotes a canary.
 
-    A latency quantile fails when the canary is slower than the baseline by more than
-    ``max_latency_increase`` (relative to the baseline's quantile) *and* by more than
-    ``min_latency_increase_ms``, with the whole confidence sequence beyond that limit. The error
-    rate fails when it is higher by more than ``max_error_rate_increase`` (absolute, 0.005 = half
-    a percentage point), likewise. ``alpha`` bounds the probability of *ever* failing a canary
-    that is no worse than those limits, however often the verdict is evaluated. No verdict is
-    Failed before each arm has ``min_samples`` requests.
+    Latency is beyond its limit when canary requests are slower than the baseline's by more than
+    ``max_latency_increase`` (relative) and ``min_latency_increase_ms`` (absolute; 0 = relative
+    only) more often than not; each of ``latency_quantiles`` (none by default) adds a metric
+    holding that quantile to the same limit. The error rate is beyond its limit when it exceeds
+    the baseline's by more than ``max_error_rate_increase`` (0.005 = half a point, of the
+    baseline's successes). ``alpha`` bounds both the probability of *ever* failing a canary
+    within every limit and of ever promoting one beyond a limit, however often the verdict is
+    read. No verdict before each arm has ``min_samples`` requests. ``promote_on`` "evidence"
+    promotes only when every metric is shown within its limit; "budget" also promotes once each
+    arm has the requests needed to catch a canary ``budget_effect`` times beyond the limits
+    with probability ``budget_power``.
     """
 
-    latency_quantiles: tuple[float, ...] = (0.5, 0.99)
+    latency_quantiles: tuple[float, ...] = ()
     max_latency_increase: float = 0.10
-    min_latency_increase_ms: float = 5.0
+    min_latency_increase_ms: float = 0.0
     max_error_rate_increase: float = 0.005
     alpha: float = 0.01
     min_samples: int = 20
-    # When True, a metric that cannot be judged yet (e.g. p99 with few samples) makes the
-    # verdict Inconclusive instead of letting the others decide.
-    require_all_metrics: bool = False
+    promote_on: str = "evidence"
+    budget_effect: float = 2.0
+    budget_power: float = 0.95
     # Sample size per arm around which the quantile confidence sequences are tightest.
     tuning_samples: int = 200
 
     def __post_init__(self) -> None:
+        for name in ("max_latency_increase", "min_latency_increase_ms",
+                     "max_error_rate_increase", "alpha", "budget_effect", "budget_power"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    not math.isfinite(value):
+                raise ValueError(f"{name}: {value!r} is not a finite number")
         for q in self.latency_quantiles:
             if not 0.0 < q < 1.0:
                 raise ValueError(f"latency_quantiles: {q} is not in (0, 1)")
@@ -66,10 +76,18 @@ class Thresholds:
             raise ValueError(f"min_samples: {self.min_samples} must be >= 1")
         if self.tuning_samples < 1:
             raise ValueError(f"tuning_samples: {self.tuning_samples} must be >= 1")
+        if self.promote_on not in ("evidence", "budget"):
+            raise ValueError(f'promote_on: {self.promote_on!r} is not "evidence" or "budget"')
+        if self.budget_effect <= 1.0:
+            raise ValueError(f"budget_effect: {self.budget_effect} must be > 1 (a multiple "
+                             "of the limits)")
+        if not 0.5 <= self.budget_power < 1.0:
+            raise ValueError(f"budget_power: {self.budget_power} is not in [0.5, 1)")
 
     @property
     def metric_count(self) -> int:
-        return len(self.latency_quantiles) + 1
+        """Metrics that can fail (the false-rollback budget alpha is split between them)."""
+        return len(self.latency_quantiles) + 2
 
 
 def quantile_name(q: float) -> str:
@@ -89,8 +107,9 @@ class MetricVerdict:
 
     ``interval`` is the confidence sequence for ``difference`` (canary - baseline); infinite
     ends mean "not bounded yet". ``threshold`` is the largest tolerated difference. ``settled`` is
-    True when the interval lies wholly on one side of the threshold (a Failed metric, or one
-    shown to be within its limit), so more traffic will not change the answer.
+    True when the metric is shown beyond (Failed) or within (Successful) its limit, so more
+    traffic will not change the answer. ``evidence`` holds the e-values for "worse" and
+    "within" and the levels they must reach.
     """
 
     metric: str
@@ -105,6 +124,7 @@ class MetricVerdict:
     reason: str
     unit: str = "ms"
     settled: bool = False
+    evidence: dict[str, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +140,7 @@ class MetricVerdict:
             "nCanary": self.n_canary,
             "settled": self.settled,
             "reason": self.reason,
+            **({"evidence": self.evidence} if self.evidence else {}),
         }
 
 
@@ -129,6 +150,8 @@ class Verdict:
     metrics: tuple[MetricVerdict, ...]
     reason: str
     alpha: float = 0.01
+    decided_by: str = ""  # "evidence" or "budget" for Successful/Failed; "" otherwise
+    refused: int = 0  # samples refused (not a finite latency >= 0)
 
     @property
     def settled(self) -> bool:
@@ -141,5 +164,7 @@ class Verdict:
             "reason": self.reason,
             "alpha": self.alpha,
             "settled": self.settled,
+            "decidedBy": self.decided_by,
+            "refused": self.refused,
             "metrics": [m.to_json() for m in self.metrics],
         }
