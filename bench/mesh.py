@@ -3,10 +3,14 @@
 Run: `.venv/bin/python bench/mesh.py [--quick]`. Everything listens on 127.77.50.x (loopback);
 every figure is printed beside a baseline measured in the same run:
 
-1. latency at a fixed 1000 rps (open loop, keep-alive): backend directly vs through a hand-written
-   static Envoy vs through turnout's pod proxy listener (`translate` + `Mesh`);
-2. max throughput (wrk, 1 thread, 32 connections): the same three targets, same Envoy binary and
-   worker count;
+1. latency at a fixed 1000 rps (open loop, keep-alive, timed from each request's *scheduled*
+   send, so a stalled client or proxy is charged for every request it delays: no coordinated
+   omission): backend directly vs two hand-written static Envoys (a minimal one, and one with
+   turnout's access log, HTTP filters, retry policy, load balancer and circuit breakers) vs
+   turnout's pod proxy listener (`translate` + `Mesh`); several interleaved rounds, the spread
+   of the per-round figures printed beside each;
+2. max throughput (wrk, 1 thread, 32 connections): the same targets, same Envoy binary and worker
+   count, interleaved rounds, ratio against the like-for-like baseline per round;
 3. time from a VirtualService weight flip (100/0 ↔ 0/100, `kubectl patch`) to traffic following
    it, end to end through a real turnout cluster (subprocess, real pods);
 4. `translate` time and config size for 1000 services × 2 subsets × 4 endpoints.
@@ -36,16 +40,22 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _stats import load_average, median, spread  # noqa: E402
+from _stats import wrk as run_wrk  # noqa: E402
+
 from turnout.mesh import envoy as envoy_mod  # noqa: E402
 from turnout.mesh import snapshot as sn  # noqa: E402
 from turnout.mesh.mesh import Mesh  # noqa: E402
 from turnout.mesh.translate import translate  # noqa: E402
+from turnout.mesh.translate.accesslog import access_log  # noqa: E402
 from turnout.types import Obj  # noqa: E402
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -54,7 +64,8 @@ HOST = f"web.{NS}.svc.cluster.local"
 BACKENDS = {"127.77.50.1": "v1", "127.77.50.2": "v1", "127.77.50.3": "v2", "127.77.50.4": "v2"}
 BACKEND_PORT = 8080
 CLIENT_IP = "127.77.50.100"  # the client pod: turnout's proxy listener is CLIENT_IP:15001
-STATIC_PROXY = ("127.77.50.200", 10000)  # the hand-written static Envoy
+STATIC_PROXY = ("127.77.50.200", 10000)  # the hand-written minimal static Envoy
+MATCHED_PROXY = ("127.77.50.201", 10000)  # hand-written, with turnout's log, filters, retries
 SERVICE_IP = "127.77.50.250"
 
 ISTIO = {
@@ -114,13 +125,108 @@ def static_proxy_config() -> Obj:
                               for b in BACKENDS]}]}}]}}
 
 
+HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+            "HttpConnectionManager")
+# What an engineer would write by hand to get what turnout's pod listener does: the same three
+# HTTP filters (fault injection, the dynamic forward proxy for passthrough, the router), the same
+# retry policy as Istio's default, LEAST_REQUEST and open circuit breakers on the subsets.
+MATCHED_FILTERS: list[Obj] = [
+    {"name": "envoy.filters.http.fault", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault"}},
+    {"name": "envoy.filters.http.dynamic_forward_proxy", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3."
+                 "FilterConfig",
+        "dns_cache_config": {"name": "turnout_passthrough", "dns_lookup_family": "V4_ONLY"}}},
+    {"name": "envoy.filters.http.router", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+]
+MATCHED_RETRY: Obj = {
+    "retry_on": "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+    "num_retries": 2, "retriable_status_codes": [503],
+    "retry_host_predicate": [{
+        "name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3."
+                     "PreviousHostsPredicate"}}],
+    "host_selection_retry_max_attempts": 5}
+MATCHED_BREAKERS: Obj = {"thresholds": [{
+    "max_connections": 4294967295, "max_pending_requests": 4294967295,
+    "max_requests": 4294967295, "max_retries": 4294967295, "track_remaining": True}]}
+
+
+def matched_proxy_config(log: Path) -> Obj:
+    """The hand-written baseline that does what turnout's pod listener does, statically: one
+    listener taking proxy requests for `web`, the JSON access log (same format, same function),
+    the same filters, a 50/50 split over two subsets with the same retry policy, LEAST_REQUEST
+    and circuit breakers. Not in it: xDS delivery (files, RDS/EDS), the other pods' and the
+    Service's listeners turnout's Envoy also holds, the passthrough virtual host."""
+    ip, port = MATCHED_PROXY
+    subsets = {"v1": [b for b, v in BACKENDS.items() if v == "v1"],
+               "v2": [b for b, v in BACKENDS.items() if v == "v2"]}
+    hcm = {"@type": HCM_TYPE, "stat_prefix": "matched", "codec_type": "AUTO",
+           "normalize_path": True, "merge_slashes": True,
+           "access_log": access_log(str(log), "pod", NS, "client", f"pod/{NS}/client"),
+           "http_filters": MATCHED_FILTERS,
+           "route_config": {"name": "matched", "virtual_hosts": [{
+               "name": "web", "domains": [HOST, f"{HOST}:80"], "routes": [{
+                   "name": f"vs/{NS}/web/0", "match": {"prefix": "/"}, "route": {
+                       "timeout": "0s",
+                       "weighted_clusters": {"clusters": [
+                           {"name": "v1", "weight": 50}, {"name": "v2", "weight": 50}]},
+                       "retry_policy": MATCHED_RETRY}}]}]}}
+    return {"static_resources": {
+        "listeners": [{"name": "matched", "address": {"socket_address": {
+            "address": ip, "port_value": port}}, "filter_chains": [{"filters": [{
+                "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}],
+        "clusters": [{"name": name, "type": "STATIC", "connect_timeout": "10s",
+                      "lb_policy": "LEAST_REQUEST", "circuit_breakers": MATCHED_BREAKERS,
+                      "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [
+                          {"endpoint": {"address": {"socket_address": {
+                              "address": b, "port_value": BACKEND_PORT}}}} for b in ips]}]}}
+                     for name, ips in subsets.items()]}}
+
+
+def matched_differences(matched: Obj, settings: sn.MeshSettings) -> list[str]:
+    """What the matched baseline's hand-written config does differently from the config
+    `translate` generates for the client pod (empty: like for like). Checked in every run, so
+    the baseline cannot drift from turnout's config unnoticed."""
+    cfg = translate(bench_snapshot(settings))
+    ours = next(iter(matched["static_resources"]["listeners"]))
+    mine = ours["filter_chains"][0]["filters"][0]["typed_config"]
+    theirs = cfg.listeners[f"pod/{NS}/client"]["filter_chains"][0]["filters"][0]["typed_config"]
+    out = []
+    for key in ("http_filters", "codec_type", "normalize_path", "merge_slashes"):
+        if mine.get(key) != theirs.get(key):
+            out.append(key)
+    log_a = mine["access_log"][0]["typed_config"]["log_format"]
+    log_b = theirs["access_log"][0]["typed_config"]["log_format"]
+    if log_a != log_b:
+        out.append("access log format")
+    route_a = mine["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
+    vhosts = cfg.routes[f"mesh/{NS}"]["virtual_hosts"]
+    route_b = next(v for v in vhosts if HOST in v["domains"])["routes"][0]["route"]
+    for key in ("retry_policy", "timeout"):
+        if route_a.get(key) != route_b.get(key):
+            out.append(f"route {key}")
+    weights = [c["weight"] for c in route_b["weighted_clusters"]["clusters"]]
+    if weights != [c["weight"] for c in route_a["weighted_clusters"]["clusters"]]:
+        out.append("route weights")
+    subset = cfg.clusters[f"outbound|80|v1|{HOST}"]
+    mine_cluster = matched["static_resources"]["clusters"][0]
+    for key in ("lb_policy", "circuit_breakers", "connect_timeout"):
+        if subset.get(key) != mine_cluster.get(key):
+            out.append(f"cluster {key}")
+    return out
+
+
 @contextmanager
 def static_envoy(config: Obj, workdir: Path, name: str, workers: int) -> Iterator[int]:
     path = workdir / f"{name}.json"
     path.write_text(json.dumps(config))
     log = (workdir / f"{name}.log").open("wb")
+    # the flags turnout.mesh.envoy runs its Envoy with (the log flush matters to the matched one)
     proc = subprocess.Popen([envoy_mod.find_envoy(), "-c", str(path), "--concurrency",
-                             str(workers), "--disable-hot-restart", "-l", "warning"],
+                             str(workers), "--disable-hot-restart", "-l", "warning",
+                             "--file-flush-interval-msec", "200"],
                             stdout=log, stderr=log, start_new_session=True)
     try:
         yield proc.pid
@@ -207,6 +313,7 @@ def rss_mb(pid: int) -> float:
 @dataclass
 class LatencyResult:
     lat_ms: list[float]
+    rounds: list[list[float]] = field(default_factory=list)  # each round's latencies
     late: int = 0
     errors: int = 0
     cpu_s: float = 0.0  # CPU seconds of the measured proxy during the runs
@@ -220,10 +327,12 @@ class LatencyResult:
 
 def fixed_rate(target: Target, rate: float, seconds: float, pid: int | None,
                into: LatencyResult, connections: int = 8) -> None:
-    """Open loop, one thread, epoll: request i is due at t0 + i/rate and goes out on an idle
-    keep-alive connection (a request due while all are busy goes out when one frees: counted as
-    late, as is any send > 2 ms after its due time). Latency runs from the send to the moment
-    epoll reports the last byte."""
+    """Open loop, one thread, select(): request i is due at t0 + i/rate and goes out on an idle
+    keep-alive connection (a request due while all are busy goes out when one frees; any send
+    > 2 ms after its due time is counted as late). Latency runs from the *due* time to the moment
+    select() reports the last byte, so time a request spent waiting behind a slow one, or behind a
+    stalled client, is charged to it (no coordinated omission). select(), not epoll: epoll's
+    timeout is whole milliseconds, so every send would be up to 1 ms late by the clock alone."""
     n = int(rate * seconds)
     clients = [RawClient(target.addr, target.host, target.proxy) for _ in range(connections)]
     for c in clients:  # warm every connection and Envoy's upstream pool
@@ -232,12 +341,12 @@ def fixed_rate(target: Target, rate: float, seconds: float, pid: int | None,
     request = clients[0].request_bytes("/")
     by_fd = {c.sock.fileno(): c for c in clients}
     idle = list(clients)
-    sent_at: dict[int, float] = {}
+    sent_at: dict[int, float] = {}  # fd -> due time of the request in flight on it
+    this_round: list[float] = []
     bufs: dict[int, bytes] = {}
-    ep = select.epoll()
+    live = set(by_fd)
     for c in clients:
         c.sock.setblocking(False)
-        ep.register(c.sock.fileno(), select.EPOLLIN)
     cpu0 = cpu_seconds(pid) if pid else 0.0
     t0 = time.perf_counter()
     deadline = t0 + seconds * 3 + 5
@@ -248,18 +357,19 @@ def fixed_rate(target: Target, rate: float, seconds: float, pid: int | None,
             while i < n and t0 + i / rate <= now and idle:
                 c = idle.pop()
                 c.sock.send(request)
-                sent_at[c.sock.fileno()] = now
-                if now - (t0 + i / rate) > 0.002:
+                due = t0 + i / rate
+                sent_at[c.sock.fileno()] = due
+                if now - due > 0.002:
                     into.late += 1
                 i += 1
             wait = max(0.0, t0 + i / rate - time.perf_counter()) if i < n and idle else 0.05
-            for fd, _ in ep.poll(wait):
+            for fd in select.select(list(live), [], [], wait)[0]:
                 data = by_fd[fd].sock.recv(65536)
                 got = time.perf_counter()
                 if not data:
                     into.errors += 1
                     sent_at.pop(fd, None)
-                    ep.unregister(fd)
+                    live.discard(fd)
                     continue
                 buf = bufs.get(fd, b"") + data
                 done, status = response_complete(buf)
@@ -267,12 +377,13 @@ def fixed_rate(target: Target, rate: float, seconds: float, pid: int | None,
                     bufs[fd] = buf
                     continue
                 bufs.pop(fd, None)
-                into.lat_ms.append((got - sent_at.pop(fd)) * 1000)
+                this_round.append((got - sent_at.pop(fd)) * 1000)
                 if status != 200:
                     into.errors += 1
                 idle.append(by_fd[fd])
     finally:
-        ep.close()
+        into.lat_ms += this_round
+        into.rounds.append(this_round)
         into.wall_s += time.perf_counter() - t0
         if pid:
             into.cpu_s += cpu_seconds(pid) - cpu0
@@ -293,20 +404,13 @@ def response_complete(buf: bytes) -> tuple[bool, int]:
 def wrk(target: Target, seconds: int, workdir: Path) -> tuple[float, int, str]:
     """(requests/s, non-2xx + socket errors, command) of wrk -t1 -c32."""
     ip, port = target.addr
-    cmd = ["wrk", "-t1", "-c32", f"-d{seconds}s"]
+    script = None
     if target.proxy:
         script = workdir / "proxy.lua"
         script.write_text(f'wrk.path = "http://{target.host}/"\n'
                           f'wrk.headers["Host"] = "{target.host}"\n')
-        cmd += ["-s", str(script)]
-    cmd.append(f"http://{ip}:{port}/")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
-    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    bad = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    for kind in re.findall(r"Socket errors: (.*)", out):
-        bad += sum(int(x) for x in re.findall(r"\d+", kind))
-    shown = " ".join(c if not c.endswith(".lua") else "proxy.lua" for c in cmd)
-    return (float(m.group(1)) if m else 0.0), bad, shown
+    r = run_wrk(f"http://{ip}:{port}/", seconds, 1, 32, script)
+    return r.rps, r.errors, r.command
 
 
 # -- the snapshot turnout translates -----------------------------------------------------------
@@ -656,83 +760,116 @@ def flip_section(flips: int, rounds: int, work: Path) -> None:
           f"errors: {errors}; anchor: {ISTIO['push']}")
 
 
+def pairwise(a: list[list[float]], b: list[list[float]], q: float) -> list[float]:
+    """Per round: quantile q of a's latencies minus that of b's (ms)."""
+    return [pct(x, q) - pct(y, q) for x, y in zip(a, b, strict=True)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="short runs (< 60 s in all)")
+    ap.add_argument("--quick", action="store_true", help="short runs (about 90 s in all)")
     ap.add_argument("--workers", type=int, default=1, help="Envoy worker threads (all proxies)")
     ap.add_argument("--skip-cluster", action="store_true", help="skip the end-to-end flips")
     ap.add_argument("--cluster-only", action="store_true",
                     help="only section 3: weight flips and pod readiness through a cluster")
     args = ap.parse_args()
+    command = f".venv/bin/python bench/mesh.py {' '.join(sys.argv[1:])}".rstrip()
     if args.cluster_only:
         q = args.quick
-        print(f"machine: {os.cpu_count()} cores; command: .venv/bin/python bench/mesh.py "
-              f"{' '.join(sys.argv[1:])}")
+        print(f"machine: {os.cpu_count()} cores; load average: {load_average()}; "
+              f"command: {command}")
         with tempfile.TemporaryDirectory(prefix="turnout-bench-mesh-") as tmp:
             flip_section(10 if q else 30, 5 if q else 20, Path(tmp))
         return
     if shutil.which("wrk") is None:
-        sys.exit("wrk not found (Debian/Ubuntu: apt-get install wrk)")
+        sys.exit("wrk not found (Debian/Ubuntu: apt-get install wrk; "
+                 "scripts/system-deps.sh bench)")
     q = args.quick
-    lat_s, wrk_s, flips, rounds = (2.0, 3, 10, 5) if q else (8.0, 8, 30, 20)
+    lat_rounds, wrk_rounds, wrk_s, flips, rounds, tr_rounds = (
+        (3, 3, 2, 10, 5, 2) if q else (8, 5, 4, 30, 20, 3))
     rate = 1000.0
-    print(f"machine: {os.cpu_count()} cores, {sys.platform}; Envoy workers per proxy: "
-          f"{args.workers}; command: .venv/bin/python bench/mesh.py {' '.join(sys.argv[1:])}")
+    print(f"machine: {os.cpu_count()} cores, {sys.platform}; load average before: "
+          f"{load_average()}; Envoy workers per proxy: {args.workers}; command: {command}")
     with tempfile.TemporaryDirectory(prefix="turnout-bench-mesh-") as tmp:
         work = Path(tmp)
         settings = sn.MeshSettings(concurrency=args.workers, gateway_node_port=0,
                                    nginx_node_port=0)
+        matched = matched_proxy_config(work / "matched-access.log")
+        differs = matched_differences(matched, settings)
         loop = asyncio.new_event_loop()
         with static_envoy(backend_config(), work, "backends", 1), \
-                static_envoy(static_proxy_config(), work, "static", args.workers) as static_pid:
+                static_envoy(static_proxy_config(), work, "static", args.workers) as static_pid, \
+                static_envoy(matched, work, "matched", args.workers) as matched_pid:
             mesh = loop.run_until_complete(run_mesh(settings, work))
             try:
                 turnout_pid = mesh.envoy.pid if mesh.envoy else None
-                targets = [
-                    (Target("direct (backend Envoy)", (next(iter(BACKENDS)), BACKEND_PORT)),
-                     None),
-                    (Target("static Envoy hop (hand-written)", STATIC_PROXY), static_pid),
-                    (Target("turnout Envoy hop (pod proxy)", (CLIENT_IP, 15001), HOST, True),
-                     turnout_pid),
-                ]
+                direct = Target("direct (backend Envoy)", (next(iter(BACKENDS)), BACKEND_PORT))
+                minimal = Target("static Envoy, minimal (hand-written)", STATIC_PROXY)
+                like = Target("static Envoy, turnout's features (hand-written)", MATCHED_PROXY,
+                              HOST, True)
+                ours = Target("turnout Envoy hop (pod proxy)", (CLIENT_IP, 15001), HOST, True)
+                targets = [(direct, None), (minimal, static_pid), (like, matched_pid),
+                           (ours, turnout_pid)]
                 for t, _ in targets:
                     wait_http(t.addr, t.host, t.proxy)
-                print(f"\n1. latency at a fixed {rate:.0f} rps, {lat_s:.0f} x 1 s rounds per "
+                print("\nthe like-for-like baseline's hand-written config against turnout's "
+                      "generated one: " + (f"DIFFERS in {', '.join(differs)}" if differs else
+                                           "same access log, HTTP filters, retry policy, route "
+                                           "timeout, weights, LEAST_REQUEST, circuit breakers")
+                      + "; not in it: xDS delivery (files: LDS/RDS/CDS/EDS), the other pods' "
+                      "and the Service's listeners, the passthrough virtual host")
+                print(f"\n1. latency at a fixed {rate:.0f} rps, {lat_rounds} x 1 s rounds per "
                       "target (interleaved), 8 keep-alive connections, open loop, one-thread "
-                      "epoll client")
+                      "select() client; timed from each request's scheduled send")
                 lat = {t.name: LatencyResult([]) for t, _ in targets}
-                for _ in range(int(lat_s)):
+                for _ in range(lat_rounds):
                     for t, pid in targets:
                         fixed_rate(t, rate, 1.0, pid, lat[t.name])
-                base = lat[targets[0][0].name]
+                base = lat[direct.name]
                 rows = []
                 for name, r in lat.items():
                     p50, p90, p99 = (pct(r.lat_ms, x) for x in (0.5, 0.9, 0.99))
-                    added = (f"+{p50 - pct(base.lat_ms, .5):.3f} / "
-                             f"+{p90 - pct(base.lat_ms, .9):.3f} / "
-                             f"+{p99 - pct(base.lat_ms, .99):.3f}") if r is not base else "-"
+                    added = (f"{p50 - pct(base.lat_ms, .5):+.3f} / "
+                             f"{p90 - pct(base.lat_ms, .9):+.3f} / "
+                             f"{p99 - pct(base.lat_ms, .99):+.3f}") if r is not base else "-"
                     rows.append([name, f"{p50:.3f}", f"{p90:.3f}", f"{p99:.3f}", added,
-                                 f"{p50 / pct(base.lat_ms, .5):.2f}",
+                                 spread([pct(x, .5) for x in r.rounds], "{:.3f}"),
                                  str(len(r.lat_ms)), str(r.errors), str(r.late),
                                  f"{r.vcpu:.2f} / {r.rss:.0f}" if r.cpu_s else "-"])
-                table(["target", "p50 ms", "p90 ms", "p99 ms", "added p50/p90/p99 ms",
-                       "p50 ratio", "n", "errors", "late", "proxy vCPU / RSS MB"], rows)
+                table(["target", "p50 ms", "p90 ms", "p99 ms", "added vs direct p50/p90/p99",
+                       "p50 per round", "n", "errors", "late", "proxy vCPU / RSS MB"], rows)
+                ours_r, like_r, min_r = (lat[t.name].rounds for t in (ours, like, minimal))
+                for label, other in (("like-for-like static", like_r),
+                                     ("minimal static", min_r)):
+                    print(f"   turnout minus {label}, per round: p50 "
+                          f"{spread(pairwise(ours_r, other, .5), '{:+.3f}', ' ms')}; p99 "
+                          f"{spread(pairwise(ours_r, other, .99), '{:+.3f}', ' ms')}")
+                ratio50 = [pct(x, .5) / pct(y, .5) for x, y in zip(ours_r, like_r, strict=True)]
+                print(f"   turnout p50 / like-for-like static p50: {spread(ratio50, unit='x')}")
                 print(f"   anchor: {ISTIO['latency']} (two proxies); {ISTIO['sidecar']}")
 
-                print(f"\n2. max throughput: wrk -t1 -c32 -d{wrk_s}s")
+                print(f"\n2. max throughput: wrk -t1 -c32 -d{wrk_s}s, {wrk_rounds} rounds per "
+                      "target (interleaved)")
+                rps: dict[str, list[float]] = {t.name: [] for t, _ in targets}
+                errors = dict.fromkeys(rps, 0)
+                cmds = dict.fromkeys(rps, "")
+                for _ in range(wrk_rounds):
+                    for t, _ in targets:
+                        got, bad, cmd = wrk(t, wrk_s, work)
+                        rps[t.name].append(got)
+                        errors[t.name] += bad
+                        cmds[t.name] = cmd
                 rows = []
-                results = {}
                 for t, _ in targets:
-                    rps, bad, cmd = wrk(t, wrk_s, work)
-                    results[t.name] = rps
-                    rows.append([t.name, f"{rps:,.0f}", str(bad), cmd])
-                static_rps = results[targets[1][0].name]
-                for row, (t, _) in zip(rows, targets, strict=True):
-                    row.insert(2, f"{results[t.name] / static_rps:.2f}")
-                table(["target", "req/s", "vs static", "errors", "command"], rows)
-                print("   turnout's config adds: JSON access log per request, fault + dynamic "
-                      "forward proxy filters, weighted subsets, LEAST_REQUEST, retries")
+                    vs_like = [x / y for x, y in zip(rps[t.name], rps[like.name], strict=True)]
+                    vs_min = [x / y for x, y in zip(rps[t.name], rps[minimal.name],
+                                                    strict=True)]
+                    rows.append([t.name, spread(rps[t.name], "{:,.0f}"),
+                                 spread(vs_like, unit="x"), spread(vs_min, unit="x"),
+                                 str(errors[t.name]), cmds[t.name]])
+                table(["target", "req/s", "vs like-for-like static", "vs minimal static",
+                       "errors", "command"], rows)
             finally:
                 loop.run_until_complete(mesh.stop())
                 loop.close()
@@ -741,21 +878,24 @@ def main() -> None:
             flip_section(flips, rounds, work)
         sizes_n = (100, 200) if q else (100, 200, 1000)
         print(f"\n4. translate(): N services x 2 subsets x 4 endpoints (+1 VS, 1 DR each, "
-              f"10 namespaces), N = {', '.join(map(str, sizes_n))}"
-              + (" (--quick: 1000 takes over a minute; run without --quick)" if q else ""))
+              f"10 namespaces), N = {', '.join(map(str, sizes_n))}, {tr_rounds} rounds each"
+              + (" (--quick: 1000 is left out; run without --quick)" if q else ""))
         rows = []
         last: tuple[int, float] | None = None
         for n in sizes_n:
-            ms, counts, sizes = translation(n)
+            runs = [translation(n) for _ in range(tr_rounds)]
+            ms = median([r[0] for r in runs])
+            counts, sizes = runs[0][1], runs[0][2]
             growth = (f"{math.log(ms / last[1]) / math.log(n / last[0]):.1f}" if last else "-")
             last = (n, ms)
-            rows.append([str(n), f"{4 * n:,}", f"{ms:,.0f}", growth,
+            rows.append([str(n), f"{4 * n:,}", spread([r[0] for r in runs], "{:,.0f}"), growth,
                          " ".join(f"{k} {counts[k]:,}" for k in counts),
                          f"{sum(sizes.values()) / 1e6:.1f}",
                          " ".join(f"{k} {sizes[k] / 1e6:.1f}" for k in sizes)])
         table(["services", "pods", "translate ms", "growth exponent", "resources",
                "config MB (JSON)", "MB by type"], rows)
-        print("   anchor: istiod 1 vCPU / 1.5 GB for 1000 services / 2000 sidecars")
+        print("   anchor: istiod 1 vCPU / 1.5 GB for 1000 services / 2000 sidecars (published)")
+    print(f"\nload average after: {load_average()}")
 
 
 if __name__ == "__main__":
