@@ -1,8 +1,10 @@
 """Control-plane figures: start-up time, memory, and kubectl latency on the lab's manifests.
 
-Run: `.venv/bin/python bench/control_plane.py [--runs N]`. Each figure is printed beside a baseline
-measured in the same run: kubectl's own floor (`kubectl version --client`, a process that talks to
-no server), and, for start-up and memory, the published figures for kind and k3s.
+Run: `.venv/bin/python bench/control_plane.py [--runs N] [--starts N]`. Each figure is printed
+beside a baseline: kubectl's own floor (`kubectl version --client`, a process that talks to no
+server) measured in the same run, interleaved with the timed command so both meet the same
+background load; for start-up and memory, the *published* figures for kind and k3s (labelled so).
+Every figure carries its spread over the rounds: median (min–max).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import ssl
 import statistics
@@ -20,6 +21,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _stats import load_average, spread
 
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO.parent / "shared" / "lab" / "manifest-files"
@@ -61,14 +66,18 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=10, help="kubectl commands timed per figure")
+    ap.add_argument("--starts", type=int, default=5, help="new clusters started")
     args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores; load average before: {load_average()}; command: "
+          f".venv/bin/python bench/control_plane.py {' '.join(sys.argv[1:])}".rstrip())
     manifests = (LAB if LAB.exists() else EXAMPLES) / "ecommerce-v1"
+    objects = len(list(manifests.glob("*.yaml")))
     starts: list[float] = []
-    rows: list[tuple[str, str, str, str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    idle: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="turnout-bench-cp-") as tmp:
         turnout = [str(Path(sys.executable).parent / "turnout")]
-        for i in range(3):
+        for i in range(args.starts):
             # the user's command on a new state dir: `turnout up --detach` returns once /version
             # answers (first start: CA and keys are made too)
             state = Path(tmp) / f"s{i}"
@@ -79,48 +88,66 @@ def main() -> None:
             port = int(json.loads((state / "cluster.json").read_text())["api_port"])
             ctx = ssl.create_default_context(cafile=str(state / "ca.crt"))
             urllib.request.urlopen(f"https://127.0.0.1:{port}/version", timeout=1, context=ctx)
-            if i < 2:
+            pid = int(json.loads((state / "server.json").read_text())["pid"])
+            time.sleep(2)  # idle: controllers settled
+            idle.append(tree_rss_mb(pid))
+            if i < args.starts - 1:
                 subprocess.run([*turnout, "--state-dir", str(state), "down"], check=True,
                                capture_output=True)
-        pid = int(json.loads((state / "server.json").read_text())["pid"])
-        time.sleep(2)  # idle: controllers settled
         env = {**os.environ, "KUBECONFIG": str(state / "kubeconfig"),
                "KUBECACHEDIR": str(Path(tmp) / "cache")}
-        idle_mb = tree_rss_mb(pid)
-        floor = [timed([KUBECTL, "version", "--client"], env) for _ in range(args.runs)]
-        subprocess.run([KUBECTL, "create", "namespace", "ns1"], env=env, check=True,
-                       capture_output=True)
-        apply_ms = [timed([KUBECTL, "apply", "-f", str(manifests) + "/"], env)
-                    for _ in range(args.runs)]
-        time.sleep(2)
-        get_ms = [timed([KUBECTL, "get", "pods", "-A"], env) for _ in range(args.runs)]
-        loaded_mb = tree_rss_mb(pid)
-        api_mb = rss_mb(pid)
-        subprocess.run([*turnout, "--state-dir", str(state), "down"], check=True,
-                       capture_output=True)
+        try:
+            subprocess.run([KUBECTL, "create", "namespace", "ns1"], env=env, check=True,
+                           capture_output=True)
+            floor: list[float] = []
+            apply_ms: list[float] = []
+            for _ in range(args.runs):  # interleaved: each pair meets the same background load
+                floor.append(timed([KUBECTL, "version", "--client"], env))
+                apply_ms.append(timed([KUBECTL, "apply", "-f", str(manifests) + "/"], env))
+            time.sleep(2)
+            get_ms: list[float] = []
+            for _ in range(args.runs):
+                floor.append(timed([KUBECTL, "version", "--client"], env))
+                get_ms.append(timed([KUBECTL, "get", "pods", "-A"], env))
+            loaded: list[float] = []
+            api: list[float] = []
+            for _ in range(3):
+                loaded.append(tree_rss_mb(pid))
+                api.append(rss_mb(pid))
+                time.sleep(1)
+        finally:
+            subprocess.run([*turnout, "--state-dir", str(state), "down"], check=True,
+                           capture_output=True)
 
     med = statistics.median
-    fl = med(floor)
-    rows += [
-        ("`turnout up --detach`, new cluster, to /version (median of 3)",
-         f"{med(starts):.2f} s",
-         "kind 12-17 s (published)", f"{14.5 / med(starts):.0f}x faster than kind"),
-        ("memory, idle (API + controllers + Envoy)", f"{idle_mb:.0f} MB", "k3s ~1600 MB",
-         f"{1600 / idle_mb:.0f}x less"),
-        ("memory with the lab's ecommerce-v1 applied", f"{loaded_mb:.0f} MB "
-         f"(API process {api_mb:.0f} MB)", "k3s ~1600 MB", f"{1600 / loaded_mb:.0f}x less"),
-        ("kubectl get pods -A (median)", f"{med(get_ms):.0f} ms",
-         f"kubectl floor {fl:.0f} ms", f"{med(get_ms) / fl:.2f}x the floor"),
-        (f"kubectl apply -f {manifests.name}/ (7 objects, median)", f"{med(apply_ms):.0f} ms",
-         f"kubectl floor {fl:.0f} ms", f"{med(apply_ms) / fl:.2f}x the floor"),
+    n = args.runs
+    apply_ratio = [a / f for a, f in zip(apply_ms, floor[:n], strict=True)]
+    get_ratio = [g / f for g, f in zip(get_ms, floor[n:], strict=True)]
+    rows = [
+        (f"`turnout up --detach`, new cluster, to /version ({args.starts} starts)",
+         spread(starts, unit=" s"), "kind 12-17 s (published, not measured here)",
+         f"{14.5 / med(starts):.0f}x faster than kind "
+         f"({12 / max(starts):.0f}-{17 / min(starts):.0f}x)"),
+        ("memory, idle (API + controllers + telemetry + dashboard + Envoy)",
+         spread(idle, "{:.0f}", " MB"), "k3s ~1600 MB (published)",
+         f"{1600 / med(idle):.0f}x less"),
+        (f"memory with the lab's {manifests.name} applied (3 samples)",
+         f"{spread(loaded, '{:.0f}', ' MB')}; API process {med(api):.0f} MB",
+         "k3s ~1600 MB (published)", f"{1600 / med(loaded):.0f}x less"),
+        ("kubectl get pods -A", spread(get_ms, "{:.0f}", " ms"),
+         f"kubectl floor {spread(floor[n:], '{:.0f}', ' ms')}",
+         f"{spread(get_ratio, unit='x')} the floor"),
+        (f"kubectl apply -f {manifests.name}/ ({objects} files)",
+         spread(apply_ms, "{:.0f}", " ms"), f"kubectl floor {spread(floor[:n], '{:.0f}', ' ms')}",
+         f"{spread(apply_ratio, unit='x')} the floor"),
     ]
     width = [max(len(r[i]) for r in rows) for i in range(4)]
-    head = ("figure", "turnout", "baseline", "ratio")
+    head = ("figure", "turnout", "baseline", "ratio (per run: median, min-max)")
     print("  ".join(h.ljust(w) for h, w in zip(head, width, strict=True)))
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
-    if shutil.which("nproc"):
-        print(f"\nmachine: {os.cpu_count()} cores; runs={args.runs}")
+    print(f"\nmachine: {os.cpu_count()} cores; runs={args.runs}; starts={args.starts}; "
+          f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":
