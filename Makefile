@@ -35,9 +35,11 @@ conformance: $(STAMP)
 	@bash scripts/system-deps.sh test
 	$(VENV)/bin/pytest -q -m conformance -rxX -s tests/peers
 
+# Every table of docs/benchmarks.md from one command (wrk comes from system-deps.sh bench).
 bench: $(STAMP)
+	@bash scripts/system-deps.sh bench
 	$(PY) bench/control_plane.py
-	$(PY) bench/mesh.py --quick
+	$(PY) bench/mesh.py
 	$(PY) bench/detection.py --quick
 	$(PY) bench/telemetry.py
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages turnout needs, only when they are missing.
 #   scripts/system-deps.sh demo   what `make demo` needs
-#   scripts/system-deps.sh test   what `make test` needs (everything)
+#   scripts/system-deps.sh test   what `make test` needs
+#   scripts/system-deps.sh bench  what `make bench` needs
 set -euo pipefail
 profile="${1:-test}"
 need=()
@@ -13,6 +14,10 @@ if [ "$profile" = test ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   # Prometheus: the telemetry tests scrape /metrics; the Argo example queries it in-cluster.
   command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+fi
+if [ "$profile" = bench ]; then
+  # wrk: the load generator of bench/mesh.py and bench/telemetry.py.
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
 fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 SUDO=""
