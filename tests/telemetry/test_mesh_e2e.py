@@ -30,7 +30,7 @@ class _Slow(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
-        time.sleep(self.server.delay)  # type: ignore[attr-defined]
+        time.sleep(1.0 if self.path == "/hang" else self.server.delay)  # type: ignore[attr-defined]
         body = json.dumps({"version": self.server.version}).encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -106,10 +106,36 @@ async def test_envoy_lines_become_records_per_version(tmp_path: Path, backends: 
         assert {k: v["requests"] for k, v in vs.items()} == dict(sent)
         c = tel.compare("e2e", "ads", "1.0", "2.0", timedelta(minutes=5))
         assert abs(c["changes"]["p50"]["change"] - EXTRA_S * 1000) <= 15
+        # Envoy's microseconds: every line carries `duration_us` (a JSON number), consistent
+        # with its whole-ms `%DURATION%`, and the stored latency is exactly it, in ms
+        logged = [json.loads(x) for x in
+                  Path(mesh.settings.access_log_path).read_text().splitlines()]
+        assert len(logged) == 80
+        for x in logged:
+            assert isinstance(x["duration_us"], int) and isinstance(x["duration_ms"], int)
+            assert abs(x["duration_us"] / 1000 - x["duration_ms"]) < 1.5, x
+        stored = sorted(r[0] for r in tel.store.query("SELECT duration_ms FROM requests"))
+        assert stored == sorted(x["duration_us"] / 1000 for x in logged)
+        assert any(not v.is_integer() for v in stored)  # not whole milliseconds any more
         rows = tel.store.query("SELECT DISTINCT source_workload, source_version, endpoint, "
                                "dest_workload FROM requests ORDER BY dest_workload")
         assert rows == [("client", "1.0", "/item/?", "ads-1.0"),
                         ("client", "1.0", "/item/?", "ads-2.0")]
+        # a client that gives up before the response: Envoy has no `duration_us` (null), and
+        # the record falls back to its whole milliseconds
+        with pytest.raises(httpx.TimeoutException):
+            await asyncio.to_thread(
+                httpx.get, "http://ads:5002/hang", proxy=f"http://{CLIENT}:15001",
+                trust_env=False, timeout=0.3)
+        deadline = time.monotonic() + 10
+        while tel.ingested < 81 and time.monotonic() < deadline:
+            await tel.flush()
+            await asyncio.sleep(0.1)
+        last = json.loads(Path(mesh.settings.access_log_path).read_text().splitlines()[-1])
+        assert last["path"] == "/hang" and last["duration_us"] is None
+        hung = tel.store.query("SELECT duration_ms, flags FROM requests WHERE path = '/hang'")
+        assert hung == [(float(last["duration_ms"]), last["response_flags"])]
+        assert hung[0][0] >= 250
     finally:
         await tel.stop()
         await mesh.stop()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from turnout.telemetry.identity import Directory
-from turnout.telemetry.records import endpoint_template, is_error, parse_line, parse_traceparent
+from turnout.telemetry.records import (
+    BadDuration,
+    duration_ms,
+    endpoint_template,
+    is_error,
+    parse_line,
+    parse_traceparent,
+)
 
 from . import helpers as h
 
@@ -88,3 +96,60 @@ def test_errors_and_traceparent_validation() -> None:
     assert not is_error(404, "-") and not is_error(200, "DI")
     assert parse_traceparent("00-" + "0" * 32 + "-00f067aa0ba902b7-01") == ("", "")
     assert parse_traceparent("garbage") == ("", "")
+
+
+def test_durations_are_microseconds_when_envoy_gives_them(directory: Directory) -> None:
+    r = parse_line(h.line(duration=2, duration_us=2345), directory)
+    assert r is not None and r.duration_ms == 2.345
+    s = parse_line(h.line(duration=4, duration_us="4012"), directory)  # a string still parses
+    assert s is not None and s.duration_ms == 4.012
+
+
+@pytest.mark.parametrize(("fields", "ms"), [
+    ({"duration_ms": 7}, 7.0),  # a line from an older turnout: no duration_us
+    ({"duration_ms": "7"}, 7.0),
+    ({"duration_us": None, "duration_ms": 7}, 7.0),  # no response sent: Envoy writes null
+    ({"duration_us": "-", "duration_ms": 7}, 7.0),
+    ({"duration_us": 0, "duration_ms": 0}, 0.0),  # a real 0 stays 0
+])
+def test_duration_falls_back_to_whole_milliseconds(fields: dict[str, object], ms: float) -> None:
+    assert duration_ms(fields) == ms
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"duration_us": math.nan, "duration_ms": 3}, "nan"),
+    ({"duration_us": "NaN", "duration_ms": 3}, "nan"),
+    ({"duration_us": -1500, "duration_ms": 3}, "negative"),
+    ({"duration_us": math.inf, "duration_ms": 3}, "infinite"),
+    ({"duration_us": "1e999", "duration_ms": 3}, "infinite"),
+    ({"duration_us": "fast", "duration_ms": 3}, "unparsable"),
+    ({"duration_us": True, "duration_ms": 3}, "unparsable"),
+    ({"duration_us": [1], "duration_ms": 3}, "unparsable"),
+    ({"duration_us": 10**400, "duration_ms": 3}, "unparsable"),
+    ({"duration_ms": "-5"}, "negative"),
+    ({"duration_ms": -math.inf}, "infinite"),
+    ({"duration_ms": "n/a"}, "unparsable"),
+    ({"duration_ms": "-"}, "missing"),
+    ({}, "missing"),
+])
+def test_unbelievable_durations_are_refused_never_zero(fields: dict[str, object],
+                                                        reason: str) -> None:
+    with pytest.raises(BadDuration) as e:
+        duration_ms(fields)
+    assert e.value.reason == reason and reason in BadDuration.REASONS
+
+
+def test_a_line_with_a_nan_duration_is_refused_not_malformed(directory: Directory) -> None:
+    obj = json.loads(h.line())
+    obj["duration_us"] = math.nan
+    text = json.dumps(obj)  # Python writes the NaN literal, which json.loads reads back
+    assert "NaN" in text
+    with pytest.raises(BadDuration, match="duration_us is nan: nan"):
+        parse_line(text, directory)
+    obj.pop("duration_us")
+    obj.pop("duration_ms")
+    with pytest.raises(BadDuration) as e:
+        parse_line(json.dumps(obj), directory)
+    assert e.value.reason == "missing"
+    # not an access-log object at all: malformed (None), not refused
+    assert parse_line('{"duration_ms": "NaN"}', directory) is None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from turnout.cluster.server import TelemetryMetrics
 from turnout.kube.errors import ApiError
+from turnout.rollout.metrics import Arm
 from turnout.telemetry.api import json_api, parse_duration
 from turnout.telemetry.service import Telemetry
 
@@ -220,3 +223,65 @@ async def test_metrics_server_discovers_pods_annotated_for_scraping(tmp_path: Pa
         assert await asyncio.to_thread(fetch) == []
     finally:
         await tel.stop()
+
+
+async def test_bad_durations_are_refused_counted_and_logged_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    now = time.time()
+    good = [h.line(now - 5, duration=2, duration_us=2345),
+            h.line(now - 4, upstream="127.0.10.2:5002", duration=4, duration_us=4012,
+                   cluster="outbound|5002|v2|advertisements.ns1.svc.cluster.local"),
+            h.line(now - 3, duration=3)]  # an older line: whole ms only
+    bad = [h.line(now - 2, duration_us=-1500), h.line(now - 2, duration_us=-7),
+           h.line(now - 1, duration_us="NaN"), h.line(now - 1, duration_ms="fast")]
+    write(tmp_path / "access.log", [*good, *bad, "not json"])
+    tel = make(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="turnout.telemetry"):
+        await tel.flush()
+    assert tel.store.count() == 3
+    assert sorted(r[0] for r in tel.store.query("SELECT duration_ms FROM requests")) == [
+        2.345, 3.0, 4.012]
+    assert tel.ingest_counts() == {"stored": 3, "malformed": 1, "refused": {
+        "missing": 0, "unparsable": 1, "nan": 1, "infinite": 0, "negative": 2}}
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 3  # once per reason, not per line
+    assert any("duration_us is negative: -1500" in m for m in refusals)
+    text = tel.prometheus_text()
+    assert 'turnout_telemetry_lines_refused_total{reason="negative"} 2' in text
+    assert 'turnout_telemetry_lines_refused_total{reason="nan"} 1' in text
+    assert "turnout_telemetry_lines_malformed_total 1" in text
+    assert "turnout_telemetry_lines_stored_total 3" in text
+    # the microseconds reach the histograms: 1.0 served 2.345 ms and 3 ms
+    sums = [float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+            if ln.startswith("istio_request_duration_milliseconds_sum{") and
+            'destination_version="1.0"' in ln]
+    assert sums == [pytest.approx(5.345)] * 2  # reporter destination and source
+    # versions and compare carry the sub-millisecond figures
+    vs = {v["version"]: v for v in tel.versions("ns1", "advertisements", None)}
+    assert (vs["1.0"]["p50"], vs["2.0"]["p50"]) == (2.345, 4.012)
+    await tel.stop()
+
+
+async def test_a_growing_window_is_read_in_the_order_requests_became_known(
+        tmp_path: Path) -> None:
+    """A rollout reads an arm's requests again and again; each read extends the last. A slow
+    request that started before ones already read, but ended (was logged) after them, comes
+    last, not in the middle by its start time."""
+    log = tmp_path / "access.log"
+    now = time.time()
+    write(log, [h.line(now - 30 + i, duration=1 + i) for i in range(5)])
+    tel = make(tmp_path)
+    source = TelemetryMetrics(tel)
+    arm = Arm(workload="advertisements")
+    window = timedelta(minutes=5)
+    await tel.flush()
+    first = source.samples("ns1", arm, window)
+    assert first == ([1.0, 2.0, 3.0, 4.0, 5.0], [False] * 5)
+    # a 20 s request that started before all of them, one erroring at 500, and a fast one
+    write(log, [h.line(now - 40, duration=20_000), h.line(now - 2, duration=7, status=500),
+                h.line(now - 1, duration_us=250)])
+    await tel.flush()
+    lat, err = source.samples("ns1", arm, timedelta(minutes=5))
+    assert (lat[:5], err[:5]) == first  # the first read is a prefix of the second
+    assert lat[5:] == [20_000.0, 7.0, 0.25] and err[5:] == [False, True, False]
+    await tel.stop()

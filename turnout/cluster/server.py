@@ -172,7 +172,8 @@ class _Server(uvicorn.Server):
 
 
 class TelemetryMetrics:
-    """A rollout's `MetricSource` over the cluster's own telemetry."""
+    """A rollout's `MetricSource` over the cluster's own telemetry: latencies in ms with
+    microsecond resolution, in the order the requests became known (`Telemetry.series`)."""
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry

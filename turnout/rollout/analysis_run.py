@@ -301,6 +301,17 @@ def metric_phase(metric: Obj, res: Obj, terminating: bool = False) -> str:
     phase, _ = limits_exceeded(metric, res)
     if phase:
         return phase
+    if "turnout" in (metric.get("provider") or {}):
+        # turnout's verdict is anytime-valid both ways: Successful means shown within every
+        # limit, so it ends the metric at once; a count that runs out without that evidence is
+        # Inconclusive (the rollout pauses), never Successful by default
+        last = (res.get("measurements") or [{}])[-1].get("phase")
+        if last == "Successful":
+            return "Successful"
+        eff = effective_count(metric)
+        if eff is not None and int(res.get("count", 0)) >= eff:
+            return "Inconclusive"
+        return "Successful" if terminating else "Running"
     success = _int(metric.get("consecutiveSuccessLimit"))
     if success > 0 and int(res.get("consecutiveSuccess", 0)) >= success:
         return "Successful"

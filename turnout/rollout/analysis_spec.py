@@ -39,7 +39,9 @@ PROVIDER_FIELDS: dict[str, dict[str, str]] = {
     "job": {"spec": "object", "metadata": "object"},
     "turnout": {"maxLatencyIncrease": "number", "minLatencyIncreaseMs": "number",
                 "maxErrorRateIncrease": "number", "alpha": "number", "minSamples": "integer",
-                "namespace": "string", "workload": "string", "service": "string",
+                "promoteOn": "string", "budgetEffect": "number", "budgetPower": "number",
+                "latencyQuantiles": "array", "namespace": "string", "workload": "string",
+                "service": "string",
                 "stableRevision": "string", "canaryRevision": "string",
                 "stableVersion": "string", "canaryVersion": "string"},
 }

@@ -69,7 +69,7 @@ def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primar
         window = timedelta(seconds=flagger.seconds(m.get("interval"), 60.0))
         rng = m.get("thresholdRange") or {}
         if m.get("templateRef"):
-            g = _template(ctx, canary, m, arms, since)
+            g = _template(ctx, canary, m, arms, since, state.started)
         elif m["name"] == "request-success-rate":
             g = metrics.success_rate_gate(ctx.source, arms, window,
                                           float(rng.get("min", 99)))
@@ -84,10 +84,27 @@ def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primar
         # turnout's addition to the builtin checks, when the primary served requests too; not
         # for A/B tests, whose arms serve different users (a header or cookie picks them), so a
         # difference between them says nothing about the release
-        gates.append(metrics.verdict_gate(ctx.source, arms, since, ctx.thresholds))
+        gates.append(_beside(metrics.verdict_gate(
+            ctx.source, arms, since, ctx.thresholds,
+            key=f"flagger/{canary['metadata'].get('uid', '')}/{n.namespace}/{n.target}/"
+                f"{state.started}")))
     return metrics.combine(gates)
 
-def _template(ctx: Context, canary: Obj, m: Obj, arms: metrics.Arms, since: timedelta) -> Gate:
+
+def _beside(verdict: Gate) -> Gate:
+    """turnout's comparison beside Flagger's absolute checks: it can roll back (shown beyond a
+    limit), but promotion stays Flagger's rule (the checks pass `threshold` times), so a canary
+    not yet shown within is not held; the reason says which rule decided."""
+    if verdict.outcome is Outcome.INCONCLUSIVE:
+        return Gate(Outcome.PASS, "Flagger's absolute checks decide promotion; turnout's "
+                                  f"comparison: {verdict.reason}", verdict.metrics)
+    if verdict.outcome is Outcome.FAIL:
+        return Gate(Outcome.FAIL, f"turnout's comparison (anytime-valid) decided: "
+                                  f"{verdict.reason}", verdict.metrics)
+    return verdict
+
+def _template(ctx: Context, canary: Obj, m: Obj, arms: metrics.Arms, since: timedelta,
+              started: float) -> Gate:
     ref = m["templateRef"]
     tns = str(ref.get("namespace") or canary["metadata"]["namespace"])
     tmpl = common.get(ctx.objects, TEMPLATE, tns, str(ref["name"]))
@@ -98,8 +115,10 @@ def _template(ctx: Context, canary: Obj, m: Obj, arms: metrics.Arms, since: time
         ptype = metric_templates.provider_type(tmpl)
     except flagger.SpecError as e:
         return Gate(Outcome.FAIL, str(e))
-    if ptype == "turnout":
-        return metrics.verdict_gate(ctx.source, arms, since, ctx.thresholds)
+    if ptype == "turnout":  # turnout's judge asked for by name: it decides both ways
+        return metrics.verdict_gate(
+            ctx.source, arms, since, ctx.thresholds,
+            key=f"flagger/{canary['metadata'].get('uid', '')}/{m['name']}/{started}")
     creds = None
     sref = ((tmpl.get("spec") or {}).get("provider") or {}).get("secretRef") or {}
     if sref.get("name"):

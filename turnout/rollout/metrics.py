@@ -80,18 +80,71 @@ class Arms:
     canary: Arm
 
 
+class Analyses:
+    """One sequential analysis per judged comparison, fed only the records it has not seen.
+
+    Why: re-building the analysis from the whole window at every measurement would judge a
+    different sequence each time (blocks formed anew), which voids the anytime guarantee. Here
+    each key (an AnalysisRun's metric, a Canary's rollout) keeps its analysis; the window starts
+    at the step's start and only grows, and the source returns records in the order they became
+    known, so each read extends the previous one and only the new tail is observed. A window that
+    shrank (telemetry restarted, records expired) starts a new analysis, said in the reason.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self._items: dict[str, tuple[CanaryAnalysis, int, int]] = {}
+        self.limit = limit
+        self.restarts = 0
+
+    def feed(self, key: str, thresholds: Thresholds | None, baseline: tuple[list[float],
+             list[bool]], canary: tuple[list[float], list[bool]]) -> tuple[CanaryAnalysis, str]:
+        got = self._items.get(key)
+        note = ""
+        if got is not None and (len(baseline[0]) < got[1] or len(canary[0]) < got[2] or
+                                got[0].thresholds != (thresholds or Thresholds())):
+            self.restarts += 1
+            note = "; the analysis restarted (the telemetry window shrank or limits changed)"
+            got = None
+        ana, seen_b, seen_c = got if got is not None else (CanaryAnalysis(thresholds), 0, 0)
+        new_b = list(zip(*baseline, strict=False))[seen_b:]
+        new_c = list(zip(*canary, strict=False))[seen_c:]
+        # interleave the new records in proportion (arm labels only: the blocks stay valid)
+        total = len(new_b) + len(new_c)
+        i = j = 0
+        for _ in range(total):
+            if j < len(new_c) and (i >= len(new_b) or (j + 1) * len(new_b) <= (i + 1) *
+                                   len(new_c)):
+                ana.observe("canary", *new_c[j])
+                j += 1
+            else:
+                ana.observe("baseline", *new_b[i])
+                i += 1
+        self._items.pop(key, None)
+        self._items[key] = (ana, len(baseline[0]), len(canary[0]))
+        while len(self._items) > self.limit:
+            self._items.pop(next(iter(self._items)))
+        return ana, note
+
+
+ANALYSES = Analyses()
+
+
 def verdict_gate(source: MetricSource, arms: Arms, since: timedelta,
-                 thresholds: Thresholds | None = None) -> Gate:
-    """The sequential canary-versus-baseline verdict over the rollout so far."""
-    ana = CanaryAnalysis(thresholds)
-    lat, err = source.samples(arms.namespace, arms.stable, since)
-    for ms, e in zip(lat, err, strict=False):
-        ana.observe("baseline", ms, e)
-    lat, err = source.samples(arms.namespace, arms.canary, since)
-    for ms, e in zip(lat, err, strict=False):
-        ana.observe("canary", ms, e)
+                 thresholds: Thresholds | None = None, key: str = "") -> Gate:
+    """The sequential canary-versus-baseline verdict over the rollout (step) so far; ``key``
+    names the comparison so that successive reads extend one sequence (see ``Analyses``)."""
+    baseline = source.samples(arms.namespace, arms.stable, since)
+    canary = source.samples(arms.namespace, arms.canary, since)
+    if key:
+        ana, note = ANALYSES.feed(key, thresholds, baseline, canary)
+    else:
+        ana, note = CanaryAnalysis(thresholds), ""
+        for ms, e in zip(*baseline, strict=False):
+            ana.observe("baseline", ms, e)
+        for ms, e in zip(*canary, strict=False):
+            ana.observe("canary", ms, e)
     v = ana.verdict()
-    return Gate(v.outcome, v.reason, tuple(m.to_json() for m in v.metrics))
+    return Gate(v.outcome, v.reason + note, tuple(m.to_json() for m in v.metrics))
 
 
 def no_data_gate(source: MetricSource, arms: Arms, since: timedelta, what: str) -> Gate | None:

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from turnout.analysis import Outcome, Thresholds
@@ -136,7 +136,10 @@ class Builtin:
                 "analysis from a Rollout (it names its stable and canary ReplicaSets), or set "
                 "provider.turnout.workload with stableRevision/canaryRevision, or service with "
                 "stableVersion/canaryVersion")
-        started = float(arms_raw.get("started") or now - 60)
+        # the window opens when the rollout step (or, run alone, the run) started and only grows
+        st = run.get("status") or {}
+        started = float(arms_raw.get("started") or st.get("startedAtEpoch") or
+                        _created(run) or now)
         since = timedelta(seconds=max(1.0, now - started))
         if not self.source.samples(arms.namespace, arms.canary, since)[0]:
             # as Argo treats a query with no data: Inconclusive (inconclusiveLimit pauses)
@@ -144,18 +147,39 @@ class Builtin:
                 f"no data: the canary {arms.canary.describe()} in {arms.namespace} served 0 "
                 f"requests in the last {since.total_seconds():.0f} s (no traffic reaches it)")
         try:
-            th = Thresholds(
-                max_latency_increase=float(cfg.get("maxLatencyIncrease", 0.10)),
-                min_latency_increase_ms=float(cfg.get("minLatencyIncreaseMs", 5.0)),
-                max_error_rate_increase=float(cfg.get("maxErrorRateIncrease", 0.005)),
-                alpha=float(cfg.get("alpha", 0.01)),
-                min_samples=int(cfg.get("minSamples", 20)))
-        except ValueError as e:
+            th = thresholds(cfg)
+        except (ValueError, TypeError) as e:
             return "Error", "", f"turnout provider: {e}"
-        gate = metrics.verdict_gate(self.source, arms, since, th)
+        key = f"{run['metadata'].get('uid') or run['metadata'].get('name')}/{metric.get('name')}"
+        gate = metrics.verdict_gate(self.source, arms, since, th, key=key)
         phase = {Outcome.PASS: "Successful", Outcome.FAIL: "Failed",
                  Outcome.INCONCLUSIVE: "Inconclusive"}[gate.outcome]
         return phase, json.dumps(list(gate.metrics))[:4000], gate.reason
+
+
+def _created(run: Obj) -> float | None:
+    stamp = str(run["metadata"].get("creationTimestamp") or "")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def thresholds(cfg: Obj) -> Thresholds:
+    """The provider's settings as Thresholds; ValueError naming the field otherwise."""
+    quantiles = cfg.get("latencyQuantiles") or []
+    if not isinstance(quantiles, list):
+        raise ValueError("latencyQuantiles must be a list of numbers in (0, 1)")
+    return Thresholds(
+        max_latency_increase=float(cfg.get("maxLatencyIncrease", 0.10)),
+        min_latency_increase_ms=float(cfg.get("minLatencyIncreaseMs", 0.0)),
+        max_error_rate_increase=float(cfg.get("maxErrorRateIncrease", 0.005)),
+        alpha=float(cfg.get("alpha", 0.01)),
+        min_samples=int(cfg.get("minSamples", 20)),
+        promote_on=str(cfg.get("promoteOn", "evidence")),
+        budget_effect=float(cfg.get("budgetEffect", 2.0)),
+        budget_power=float(cfg.get("budgetPower", 0.95)),
+        latency_quantiles=tuple(float(q) for q in quantiles))
 
 
 def _arms(cfg: Obj, arms_raw: Obj, run: Obj) -> metrics.Arms:

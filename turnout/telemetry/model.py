@@ -2,8 +2,9 @@
 error types — the questions an APM service page answers.
 
 A service is the destination's APM service (`DD_SERVICE` and friends) in a namespace; a caller may
-also name it by its Kubernetes Service. Latency is Envoy's total request duration. An error is a
-5xx, no response, or an Envoy failure flag; an error type is status + flags + method + endpoint.
+also name it by its Kubernetes Service. Latency is Envoy's total request duration in ms, with
+microsecond resolution. An error is a 5xx, no response, or an Envoy failure flag; an error type is
+status + flags + method + endpoint.
 The rows of a service are its arms, one per revision that answered (`turnout.telemetry.arms`),
 labelled by their version name, ordered by when they were first seen; an arm's "new" error types
 are those the arm before it never produced (over everything retained). Requests no pod answered
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 from turnout.telemetry.arms import ANSWERED_SQL, ARM_SQL, Arm, arms_of, deployment_order, resolve
 from turnout.telemetry.records import error_type
-from turnout.telemetry.store import Store
+from turnout.telemetry.store import KNOWN_ORDER, Store
 from turnout.types import Obj
 
 QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
@@ -235,9 +236,11 @@ class Model:
 
     def series(self, namespace: str, start: float, *, workload: str = "", revision: str = "",
                service: str = "", version: str = "") -> tuple[list[float], list[bool]]:
-        """Latencies (ms) and error flags since `start`, in time order (the sequential analysis
-        pairs the i-th baseline request with the i-th canary one), of the requests one workload
-        served (at one revision when given), or else one service version."""
+        """Latencies (ms, microsecond resolution) and error flags of the requests that started
+        since `start`, of one workload (at one revision when given) or else one service
+        version, in the order they became known (stored), not by start time: a later call over
+        the same window returns an earlier call's answer as its prefix, then the newer requests
+        (the sequential analysis pairs the i-th baseline request with the i-th canary one)."""
         where, params = ["dest_namespace = ?", "ts >= ?"], [namespace, start]
         if workload:
             where.append("dest_workload = ?")
@@ -262,7 +265,7 @@ def _lost(namespace: str, service: str) -> tuple[str, list[Any]]:
 
 
 def _series_sql(where: str) -> str:
-    return f"SELECT duration_ms, error FROM requests WHERE {where} ORDER BY ts"
+    return f"SELECT duration_ms, error FROM requests WHERE {where} ORDER BY {KNOWN_ORDER}"
 
 
 def _error_key(status: int, flags: str, method: str, endpoint: str) -> str:

@@ -5,13 +5,16 @@ Why: Flagger's built-in checks and every Istio dashboard query `istio_requests_t
 run unchanged against turnout. Each HTTP record counts once with `reporter="destination"` (what the
 serving sidecar would report) and once with `reporter="source"` (the calling sidecar or gateway).
 Counters live in memory since start, as in Envoy: Prometheus' `rate()` handles the restart reset.
+Durations are observed in ms with microsecond resolution. Beside Istio's metrics, turnout's own
+ingest counters say how many access-log lines were stored, malformed, or refused for a duration
+that cannot be believed (`ingest_text`).
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from turnout.telemetry.identity import UNKNOWN
 from turnout.telemetry.records import Record
@@ -131,3 +134,20 @@ def _escape(v: str) -> str:
 
 def _labels(values: LabelValues) -> str:
     return ",".join(f'{k}="{_escape(v)}"' for k, v in zip(LABELS, values, strict=True))
+
+
+def ingest_text(stored: int, malformed: int, refused: Mapping[str, int]) -> str:
+    """turnout's own telemetry counters: access-log lines stored, malformed (not an access-log
+    object), and refused by reason (a duration missing, unparsable, NaN, infinite or negative)."""
+    out = ["# HELP turnout_telemetry_lines_stored_total Access-log lines stored as records.",
+           "# TYPE turnout_telemetry_lines_stored_total counter",
+           f"turnout_telemetry_lines_stored_total {stored}",
+           "# HELP turnout_telemetry_lines_malformed_total Lines that are not access-log objects.",
+           "# TYPE turnout_telemetry_lines_malformed_total counter",
+           f"turnout_telemetry_lines_malformed_total {malformed}",
+           "# HELP turnout_telemetry_lines_refused_total Access-log lines refused, not stored: "
+           "their duration is missing, unparsable, NaN, infinite or negative.",
+           "# TYPE turnout_telemetry_lines_refused_total counter"]
+    out += [f'turnout_telemetry_lines_refused_total{{reason="{_escape(k)}"}} {n}'
+            for k, n in sorted(refused.items())]
+    return "\n".join(out) + "\n"

@@ -5,6 +5,11 @@ and the pod that answered (service, version, workload) through the pod `Director
 in paths into an endpoint template, and decides whether the request is an error (5xx, no
 response, or an Envoy failure flag).
 
+Durations are milliseconds as floats with microsecond resolution: Envoy's `duration_us` when the
+line has it, else its whole-millisecond `duration_ms` (TCP lines, lines from an older turnout). A
+duration that is missing, unparsable, NaN, infinite or negative is never stored as 0 ms: the line
+is refused (`BadDuration`), and the ingest loop counts it.
+
 Pure: no I/O.
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass, fields
@@ -65,6 +71,7 @@ class Record:
     flags: str
     error: bool
     duration_ms: float
+    """Total duration in ms, microsecond resolution (`duration_us` / 1000)."""
     upstream_ms: float | None
     bytes_in: int
     bytes_out: int
@@ -111,6 +118,53 @@ def parse_traceparent(value: str) -> tuple[str, str]:
     if not m or m.group(1) == "0" * 32 or m.group(2) == "0" * 16:
         return "", ""
     return m.group(1), m.group(2)
+
+
+class BadDuration(ValueError):
+    """An access-log line whose duration cannot be believed: refused, never stored as 0 ms."""
+
+    REASONS = ("missing", "unparsable", "nan", "infinite", "negative")
+
+    def __init__(self, reason: str, key: str, value: object) -> None:
+        super().__init__(f"{key} is {reason}: {value!r}" if reason != "missing"
+                         else "it has no duration_us or duration_ms")
+        self.reason = reason
+        self.key = key
+        self.value = value
+
+
+def _absent(v: object) -> bool:
+    return v is None or v == "-" or v == ""
+
+
+def _checked(key: str, v: object) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise BadDuration("unparsable", key, v)
+    try:
+        x = float(v)
+    except (ValueError, OverflowError):
+        raise BadDuration("unparsable", key, v) from None
+    if math.isnan(x):
+        raise BadDuration("nan", key, v)
+    if math.isinf(x):
+        raise BadDuration("infinite", key, v)
+    if x < 0:
+        raise BadDuration("negative", key, v)
+    return x
+
+
+def duration_ms(line: Mapping[str, Any]) -> float:
+    """The request's duration in ms, from `duration_us` (Envoy's microseconds) when present,
+    else `duration_ms`; `BadDuration` when the one used is missing, unparsable, NaN, infinite
+    or negative. Absent is missing, `null` (Envoy's `duration_us` of a response never sent) or
+    `-`."""
+    us = line.get("duration_us")
+    if not _absent(us):
+        return _checked("duration_us", us) / 1000.0
+    ms = line.get("duration_ms")
+    if _absent(ms):
+        raise BadDuration("missing", "duration_ms", ms)
+    return _checked("duration_ms", ms)
 
 
 def parse_time(value: str) -> float:
@@ -169,8 +223,9 @@ def _caller(line: Mapping[str, Any], directory: Directory) -> PodIdentity:
 
 def enrich(line: Mapping[str, Any], directory: Directory) -> Record:
     """An access-log object (already decoded) → a `Record`. Raises KeyError/ValueError on a line
-    that is not an access-log object."""
+    that is not an access-log object, `BadDuration` on one whose duration is not believable."""
     ts = parse_time(str(line["start_time"]))
+    duration = duration_ms(line)
     tcp = "method" not in line
     src = _caller(line, directory)
     host = _s(line.get("upstream_host"))
@@ -219,7 +274,7 @@ def enrich(line: Mapping[str, Any], directory: Directory) -> Record:
         status=status,
         flags=flags,
         error=is_error(status, flags, tcp),
-        duration_ms=_float(line.get("duration_ms")) or 0.0,
+        duration_ms=duration,
         upstream_ms=upstream,
         bytes_in=_int(line.get("bytes_received")),
         bytes_out=_int(line.get("bytes_sent")),
@@ -232,11 +287,14 @@ def enrich(line: Mapping[str, Any], directory: Directory) -> Record:
 
 
 def parse_line(text: str | bytes, directory: Directory) -> Record | None:
-    """One raw line → a record, or None for a blank or malformed line."""
+    """One raw line → a record, or None for a blank or malformed line. Raises `BadDuration`
+    for an access-log line whose duration is not believable (the caller counts it)."""
     try:
         obj = json.loads(text)
         if not isinstance(obj, dict):
             return None
         return enrich(obj, directory)
+    except BadDuration:
+        raise
     except (ValueError, KeyError, TypeError):
         return None

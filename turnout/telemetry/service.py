@@ -4,6 +4,10 @@ The ingest loop wakes a few times a second, reads the complete lines Envoy has w
 them with the pod directory, stores them in DuckDB, adds them to the Istio metrics and hands them
 to the OTLP exporter; only then does it checkpoint the file offset (so a crash re-reads rather
 than loses). The heavy part runs in a worker thread so the API server's event loop stays free.
+Lines that are not access-log objects are counted as malformed; access-log lines whose duration
+is missing, unparsable, NaN, infinite or negative are refused (never stored as 0 ms), counted by
+reason and logged once per reason: both counts are on `/metrics`
+(`turnout_telemetry_lines_malformed_total`, `turnout_telemetry_lines_refused_total{reason}`).
 """
 
 from __future__ import annotations
@@ -13,17 +17,18 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 from turnout.telemetry import compare as compare_mod
-from turnout.telemetry import scrape
+from turnout.telemetry import prometheus, scrape
 from turnout.telemetry.exposition import MetricsServer
 from turnout.telemetry.identity import Directory
 from turnout.telemetry.model import Model
 from turnout.telemetry.otlp import Exporter
 from turnout.telemetry.prometheus import Registry
-from turnout.telemetry.records import Record, parse_line
+from turnout.telemetry.records import BadDuration, Record, parse_line
 from turnout.telemetry.store import Store
 from turnout.telemetry.tail import Tailer
 from turnout.types import Obj
@@ -56,6 +61,9 @@ class Telemetry:
         """Pods annotated `prometheus.io/scrape`, for a Prometheus pod's service discovery."""
         self.ingested = 0
         self.malformed = 0
+        self.refused: Counter[str] = Counter(dict.fromkeys(BadDuration.REASONS, 0))
+        """Access-log lines refused for their duration, by `BadDuration.reason` (every reason
+        present from the start, so readers never see the dict change size)."""
         self._ingest_lock = threading.Lock()
         self._dir_lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -91,7 +99,11 @@ class Telemetry:
                 for line in lines:
                     if not line.strip():
                         continue
-                    r = parse_line(line, self.directory)
+                    try:
+                        r = parse_line(line, self.directory)
+                    except BadDuration as e:
+                        self._refuse(e)
+                        continue
                     if r is None:
                         self.malformed += 1
                     else:
@@ -103,6 +115,18 @@ class Telemetry:
             if self.exporter is not None:
                 self.exporter.export(records)
             return len(lines)
+
+    def _refuse(self, e: BadDuration) -> None:
+        if not self.refused[e.reason]:
+            log.warning("telemetry refused an access-log line: %s; such lines are not stored "
+                        "(counted in turnout_telemetry_lines_refused_total{reason=\"%s\"})",
+                        e, e.reason)
+        self.refused[e.reason] += 1
+
+    def ingest_counts(self) -> Obj:
+        """What the ingest loop did with the lines it read, since start."""
+        return {"stored": self.ingested, "malformed": self.malformed,
+                "refused": dict(self.refused)}
 
     def prune(self) -> int:
         cutoff = time.time() - self.retention.total_seconds()
@@ -200,8 +224,8 @@ class Telemetry:
 
     def samples(self, namespace: str, service: str, version: str,
                 since: timedelta) -> tuple[list[float], int]:
-        """Every request latency (ms) of an arm (label, revision or unambiguous version name)
-        in the window, and how many were errors."""
+        """Every request latency (ms, microsecond resolution) of an arm (label, revision or
+        unambiguous version name) in the window, and how many were errors."""
         return self.model.samples(namespace, service,
                                   self.model.arm(namespace, service, version).key,
                                   time.time() - since.total_seconds())
@@ -209,11 +233,13 @@ class Telemetry:
     def series(self, namespace: str, since: timedelta, *, workload: str = "",
                revision: str = "", service: str = "", version: str = ""
                ) -> tuple[list[float], list[bool]]:
-        """Per-request latencies and error flags in time order, of one workload (at one
+        """Per-request latencies (ms) and error flags, in the order the requests became known
+        (a later read of a growing window extends an earlier one), of one workload (at one
         revision) or one service version: a rollout's arm."""
         return self.model.series(namespace, time.time() - since.total_seconds(),
                                  workload=workload, revision=revision, service=service,
                                  version=version)
 
     def prometheus_text(self) -> str:
-        return self.registry.render()
+        return self.registry.render() + prometheus.ingest_text(
+            self.ingested, self.malformed, self.refused)

@@ -5,6 +5,14 @@ millions of rows). Rows arrive in batches through a CSV file that DuckDB bulk-re
 `executemany` inserts a few hundred rows a second; a CSV batch, hundreds of thousands). Old rows
 are pruned by age and by count. One lock serialises the connection between the ingest thread and
 the query callers.
+
+Rows are kept in the order they were stored, which is the order they became known (the access log
+is appended when a request ends, and ingested in file order): `KNOWN_ORDER` sorts by it. It is
+DuckDB's `rowid`, assigned in append order; deletes (pruning) and the vacuum at a checkpoint
+renumber rows but never reorder them, and `preserve_insertion_order` (on, and pinned here) keeps
+the CSV batch's order. So a query over a growing window returns what an earlier one returned, in
+the same order, followed by what arrived since. No column of its own: databases from an older
+turnout were appended in the same order, and their rows sort right too.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ _TYPES: dict[str, str] = {
     "upstream_ms": "DOUBLE", "bytes_in": "BIGINT", "bytes_out": "BIGINT",
 }
 _VARCHAR = [c for c in COLUMNS if c not in _TYPES]
+KNOWN_ORDER = "rowid"
+"""`ORDER BY` this for rows in the order they became known (stored)."""
 _row = attrgetter(*COLUMNS)
 
 
@@ -40,6 +50,7 @@ class Store:
         self._batch = self.path.with_name(self.path.name + ".batch.csv")
         self.lock = threading.Lock()
         self.con = duckdb.connect(str(self.path))
+        self.con.execute("SET preserve_insertion_order = true")
         cols = ", ".join(f"{c} {_type(c)}" for c in COLUMNS)
         self.con.execute(f"CREATE TABLE IF NOT EXISTS requests ({cols})")
         have = {r[0] for r in self.con.execute(

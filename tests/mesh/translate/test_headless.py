@@ -135,7 +135,8 @@ def test_mesh_pods_retry_and_telemetry_names_the_pod_and_the_service() -> None:
                           "listener_kind": "pod", "source_namespace": "wl",
                           "source_name": "client", "upstream_host": "127.77.9.3:8080",
                           "upstream_cluster": POD2, "route_name": out.route_name,
-                          "authority": "web-2.web:8080", "response_code": 200}, directory)
+                          "authority": "web-2.web:8080", "response_code": 200,
+                          "duration_us": 1234}, directory)
     assert (rec.dest_pod, rec.dest_namespace, rec.dest_k8s_service) == (
         "web-2", "wl", "web.wl.svc.cluster.local")
     assert rec.source_pod == "client"

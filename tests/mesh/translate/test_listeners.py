@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from turnout.mesh.translate import listeners
+from turnout.mesh.translate import accesslog, listeners
 from turnout.mesh.translate.registry import Registry
 from turnout.types import Obj
 
@@ -57,6 +57,11 @@ def test_access_log_names_the_source() -> None:
             "authority", "response_code", "response_flags", "bytes_received", "bytes_sent",
             "request_id", "traceparent", "route_name", "upstream_cluster",
             "upstream_host"} <= set(fields)
+    # microseconds for HTTP (a 2 ms service that becomes 4 ms must not tie); Envoy has no
+    # COMMON_DURATION for TCP, whose lines keep the whole-ms duration only
+    assert fields["duration_us"] == "%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%"
+    tcp = accesslog.access_log("/x.log", "pod", "ns3", "db", "pod/ns3/db", http=False)
+    assert "duration_us" not in tcp[0]["typed_config"]["log_format"]["json_format"]
 
 
 def test_finished_pods_have_no_listener_and_address_clashes_keep_the_first() -> None:

@@ -6,7 +6,11 @@ Format (one JSON object per line; the telemetry tailer relies on these keys):
 key                         value
 ==========================  ================================================================
 start_time                  request start, RFC 3339 with milliseconds (`%START_TIME%`)
-duration_ms                 total duration in ms (number)
+duration_us                 total duration in µs (number): first request byte received to
+                            last response byte sent, `%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%`;
+                            `null` when no response was sent; HTTP only (none for TCP)
+duration_ms                 total duration in whole ms (number, `%DURATION%`): what telemetry
+                            falls back to without `duration_us` (TCP, older lines)
 upstream_service_time_ms    `x-envoy-upstream-service-time` (string of ms, null when absent)
 method, path, authority     request line; `path` is the original path before any rewrite
 protocol                    HTTP/1.1, HTTP/2, ...
@@ -42,6 +46,7 @@ FILE_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.Fil
 
 _HTTP_FIELDS: Obj = {
     "start_time": "%START_TIME(%Y-%m-%dT%H:%M:%S.%3fZ)%",
+    "duration_us": "%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%",
     "duration_ms": "%DURATION%",
     "upstream_service_time_ms": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
     "method": "%REQ(:METHOD)%",
