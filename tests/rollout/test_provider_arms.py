@@ -20,10 +20,10 @@ class Recorder(FakeMetrics):
         super().__init__(dists={"a": lognormal(50), "b": lognormal(50)})
         self.asked: list[metrics.Arm] = []
 
-    def samples(self, namespace: str, arm: metrics.Arm, since: object
-                ) -> tuple[list[float], list[bool]]:
+    def samples(self, namespace: str, arm: metrics.Arm, since: object,
+                start: float | None = None) -> tuple[list[float], list[bool]]:
         self.asked.append(arm)
-        return super().samples(namespace, arm, since)  # type: ignore[arg-type]
+        return super().samples(namespace, arm, since, start)  # type: ignore[arg-type]
 
 
 def test_arms_from_the_rollout_are_revisions_of_its_workload() -> None:

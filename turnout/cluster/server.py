@@ -178,9 +178,9 @@ class TelemetryMetrics:
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
 
-    def samples(self, namespace: str, arm: Arm,
-                since: timedelta) -> tuple[list[float], list[bool]]:
-        return self.telemetry.series(namespace, since, workload=arm.workload,
+    def samples(self, namespace: str, arm: Arm, since: timedelta,
+                start: float | None = None) -> tuple[list[float], list[bool]]:
+        return self.telemetry.series(namespace, since, start=start, workload=arm.workload,
                                      revision=arm.revision, service=arm.service,
                                      version=arm.version)
 

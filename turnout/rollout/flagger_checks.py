@@ -87,7 +87,7 @@ def gate(ctx: Context, canary: Obj, spec: Obj, state: State, target: Obj, primar
         gates.append(_beside(metrics.verdict_gate(
             ctx.source, arms, since, ctx.thresholds,
             key=f"flagger/{canary['metadata'].get('uid', '')}/{n.namespace}/{n.target}/"
-                f"{state.started}")))
+                f"{state.started}", start=state.started)))
     return metrics.combine(gates)
 
 
@@ -118,7 +118,8 @@ def _template(ctx: Context, canary: Obj, m: Obj, arms: metrics.Arms, since: time
     if ptype == "turnout":  # turnout's judge asked for by name: it decides both ways
         return metrics.verdict_gate(
             ctx.source, arms, since, ctx.thresholds,
-            key=f"flagger/{canary['metadata'].get('uid', '')}/{m['name']}/{started}")
+            key=f"flagger/{canary['metadata'].get('uid', '')}/{m['name']}/{started}",
+            start=started)
     creds = None
     sref = ((tmpl.get("spec") or {}).get("provider") or {}).get("secretRef") or {}
     if sref.get("name"):

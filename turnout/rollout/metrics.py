@@ -58,10 +58,11 @@ class Arm:
 
 
 class MetricSource(Protocol):
-    def samples(self, namespace: str, arm: Arm,
-                since: timedelta) -> tuple[list[float], list[bool]]:
+    def samples(self, namespace: str, arm: Arm, since: timedelta,
+                start: float | None = None) -> tuple[list[float], list[bool]]:
         """Latencies (ms) and error flags of the requests `arm` served over the last
-        `since`, in the order they became known."""
+        `since` (or, given, since the epoch time `start`: a window that only grows), in the
+        order they became known."""
         ...
 
 
@@ -130,11 +131,13 @@ ANALYSES = Analyses()
 
 
 def verdict_gate(source: MetricSource, arms: Arms, since: timedelta,
-                 thresholds: Thresholds | None = None, key: str = "") -> Gate:
+                 thresholds: Thresholds | None = None, key: str = "",
+                 start: float | None = None) -> Gate:
     """The sequential canary-versus-baseline verdict over the rollout (step) so far; ``key``
-    names the comparison so that successive reads extend one sequence (see ``Analyses``)."""
-    baseline = source.samples(arms.namespace, arms.stable, since)
-    canary = source.samples(arms.namespace, arms.canary, since)
+    names the comparison so that successive reads extend one sequence (see ``Analyses``), and
+    ``start`` pins the window's start so that each read extends the last."""
+    baseline = source.samples(arms.namespace, arms.stable, since, start)
+    canary = source.samples(arms.namespace, arms.canary, since, start)
     if key:
         ana, note = ANALYSES.feed(key, thresholds, baseline, canary)
     else:
@@ -221,8 +224,8 @@ class FakeMetrics:
     seed: int = 1
     calls: int = 0
 
-    def samples(self, namespace: str, arm: Arm,
-                since: timedelta) -> tuple[list[float], list[bool]]:
+    def samples(self, namespace: str, arm: Arm, since: timedelta,
+                start: float | None = None) -> tuple[list[float], list[bool]]:
         self.calls += 1
         key = arm.name or arm.version
         dist = self.dists.get(key)

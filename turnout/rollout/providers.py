@@ -151,7 +151,7 @@ class Builtin:
         except (ValueError, TypeError) as e:
             return "Error", "", f"turnout provider: {e}"
         key = f"{run['metadata'].get('uid') or run['metadata'].get('name')}/{metric.get('name')}"
-        gate = metrics.verdict_gate(self.source, arms, since, th, key=key)
+        gate = metrics.verdict_gate(self.source, arms, since, th, key=key, start=started)
         phase = {Outcome.PASS: "Successful", Outcome.FAIL: "Failed",
                  Outcome.INCONCLUSIVE: "Inconclusive"}[gate.outcome]
         return phase, json.dumps(list(gate.metrics))[:4000], gate.reason

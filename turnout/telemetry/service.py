@@ -230,15 +230,15 @@ class Telemetry:
                                   self.model.arm(namespace, service, version).key,
                                   time.time() - since.total_seconds())
 
-    def series(self, namespace: str, since: timedelta, *, workload: str = "",
-               revision: str = "", service: str = "", version: str = ""
+    def series(self, namespace: str, since: timedelta, *, start: float | None = None,
+               workload: str = "", revision: str = "", service: str = "", version: str = ""
                ) -> tuple[list[float], list[bool]]:
         """Per-request latencies (ms) and error flags, in the order the requests became known
         (a later read of a growing window extends an earlier one), of one workload (at one
         revision) or one service version: a rollout's arm."""
-        return self.model.series(namespace, time.time() - since.total_seconds(),
-                                 workload=workload, revision=revision, service=service,
-                                 version=version)
+        begin = time.time() - since.total_seconds() if start is None else start
+        return self.model.series(namespace, begin, workload=workload, revision=revision,
+                                 service=service, version=version)
 
     def prometheus_text(self) -> str:
         return self.registry.render() + prometheus.ingest_text(
