@@ -34,32 +34,6 @@ def test_quantile_bounds_shrink_and_open_ends_are_infinite() -> None:
     assert lo2 / 20_000 > 0.97 and hi2 / 20_000 < 1.0
 
 
-def test_rate_sequence_covers_at_all_times() -> None:
-    alpha, runs, n, p = 0.05, 200, 300, 0.05
-    misses = 0
-    for seed in range(runs):
-        rng = random.Random(seed)
-        k = 0
-        for t in range(1, n + 1):
-            k += rng.random() < p
-            lo, hi = confseq.rate_interval(k, t, alpha)
-            if not lo <= p <= hi:
-                misses += 1
-                break
-    assert misses <= binom_upper(runs, alpha)
-
-
-def test_rate_interval_contains_the_estimate_and_narrows() -> None:
-    lo, hi = confseq.rate_interval(10, 1000, 0.01)
-    assert lo < 0.01 < hi
-    lo2, hi2 = confseq.rate_interval(100, 10_000, 0.01)
-    assert hi2 - lo2 < hi - lo
-    assert confseq.rate_interval(0, 0, 0.01) == (0.0, 1.0)
-    assert confseq.rate_interval(0, 50, 0.01)[0] == 0.0
-    assert confseq.rate_contains(10, 1000, 0.01, 0.01)
-    assert not confseq.rate_contains(10, 1000, 0.01, 0.2)
-
-
 def test_histogram_order_statistics_within_half_a_percent() -> None:
     rng = random.Random(1)
     values = [rng.lognormvariate(3.0, 1.5) for _ in range(3000)] + [0.0, 1e9]

@@ -3,7 +3,7 @@
 Why this exists: a canary verdict is re-evaluated after every request. A fixed-sample confidence
 interval checked that often is wrong far more often than its nominal rate; a *confidence
 sequence* covers the true value at every time simultaneously, so looking after each request is
-free (Ville's inequality). Both building blocks here rest on one martingale:
+free (Ville's inequality). The quantile bounds here rest on one martingale:
 
     M_t(p; k) = B(a + k, b + t - k) / (B(a, b) * p**k * (1 - p)**(t - k))
 
@@ -17,8 +17,6 @@ P(exists t: M_t >= 1/alpha) <= alpha.
   M_t(p; k) < 1/alpha is an interval [k_lo, k_hi]; then the order statistics X_(k_lo) and
   X_(k_hi + 1) bound q for all t at once. The interval depends only on (t, p, alpha), never on
   the data, so it is computed once per t and cached.
-* Rates (error rate of one arm): {p : M_t(p; k) < 1/alpha} is an interval around k/t, found
-  by bisection.
 
 Pure: no I/O.
 """
@@ -106,78 +104,3 @@ def order_statistic_ranks(boundary: QuantileBoundary, t: int) -> tuple[int, int]
     observations; lower < 1 means no lower bound yet, upper > t means no upper bound yet."""
     k_lo, k_hi = boundary.counts(t)
     return k_lo, k_hi + 1
-
-
-# Prior of the rate mixture: Jeffreys, Beta(1/2, 1/2); adapts to small error rates.
-_RATE_A = 0.5
-_RATE_B = 0.5
-
-
-def _rate_floor(k: int, t: int, alpha: float) -> float:
-    return (
-        _log_beta(_RATE_A + k, _RATE_B + t - k)
-        - _log_beta(_RATE_A, _RATE_B)
-        - math.log(1.0 / alpha)
-    )
-
-
-def _rate_inside(k: int, t: int, p: float, floor: float) -> bool:
-    # p is inside iff k log p + (t - k) log(1 - p) > floor; the left side is concave in p with
-    # its maximum at k / t.
-    if p <= 0.0:
-        return k == 0
-    if p >= 1.0:
-        return k == t
-    ll = 0.0
-    if k:
-        ll += k * math.log(p)
-    if t - k:
-        ll += (t - k) * math.log1p(-p)
-    return ll > floor
-
-
-def rate_contains(successes: int, trials: int, alpha: float, p: float) -> bool:
-    """Whether p lies in the rate's (1 - alpha) confidence sequence after ``trials``."""
-    if trials <= 0:
-        return True
-    return _rate_inside(successes, trials, p, _rate_floor(successes, trials, alpha))
-
-
-_BISECTIONS = 34  # bracket width 1 -> 6e-11: far below any reported precision
-
-
-@lru_cache(maxsize=65_536)
-def rate_interval(successes: int, trials: int, alpha: float) -> tuple[float, float]:
-    """Anytime-valid (1 - alpha) confidence sequence for a Bernoulli rate after ``trials``.
-
-    Valid simultaneously for all ``trials`` of one stream. Returns (0, 1) for no trials. The
-    ends are rounded outwards, so the interval only errs on the wide side.
-    """
-    if trials <= 0:
-        return 0.0, 1.0
-    k, t = successes, trials
-    if not 0 <= k <= t:
-        raise ValueError(f"successes {k} not within 0..{t}")
-    floor = _rate_floor(k, t, alpha)
-    mle = k / t
-    lower = 0.0
-    if k > 0:
-        lo, hi = 0.0, mle  # outside at lo, inside at hi
-        for _ in range(_BISECTIONS):
-            mid = (lo + hi) / 2
-            if _rate_inside(k, t, mid, floor):
-                hi = mid
-            else:
-                lo = mid
-        lower = lo
-    upper = 1.0
-    if k < t:
-        lo, hi = mle, 1.0  # inside at lo, outside at hi
-        for _ in range(_BISECTIONS):
-            mid = (lo + hi) / 2
-            if _rate_inside(k, t, mid, floor):
-                lo = mid
-            else:
-                hi = mid
-        upper = hi
-    return lower, upper
