@@ -137,9 +137,12 @@ def make_lines(template: list[str], n: int) -> list[str]:
     for i in range(n):
         obj = json.loads(template[i % len(template)])
         v = 1 + (i & 1)
+        ms = max(0.0, rnd.gauss(30 + 200 * (v - 1), 5))
+        if "duration_us" in obj:  # Envoy's microseconds, what telemetry reads first
+            obj["duration_us"] = int(ms * 1000)
         obj.update({"upstream_host": f"127.0.10.{v}:5002",
                     "upstream_cluster": ADS.format(v=f"v{v}"),
-                    "duration_ms": round(rnd.gauss(30 + 200 * (v - 1), 5), 1),
+                    "duration_ms": int(ms),
                     "path": f"/ads/{i % 977}", "response_code": 500 if i % 97 == 0 else 200})
         out.append(json.dumps(obj))
     return out
