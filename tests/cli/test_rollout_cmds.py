@@ -87,3 +87,26 @@ def test_get_table_and_no_data_format_with_watch(served: Obj,
     assert args.func(args) == 2
     with pytest.raises(SystemExit):
         command("promote", "advertisements", "-o", "json")
+
+
+def test_watch_piped_prints_each_change(served: Obj, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`turnout rollout get -w | cat`: no live view, a new view each time the status changes."""
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    monkeypatch.setattr(rollout_cmds, "out", Console(file=buf, width=80, force_terminal=False))
+    ticks = iter(range(4))
+
+    def sleep(_: float) -> None:
+        i = next(ticks, None)
+        if i is None:
+            raise KeyboardInterrupt
+        if i == 1:
+            served["status"] = {**served["status"], "message": "changed"}
+
+    monkeypatch.setattr(rollout_cmds.time, "sleep", sleep)
+    args = command("get", "advertisements", "-n", "canary", "-w")
+    assert args.func(args) == 0
+    assert buf.getvalue().count("advertisements") >= 2, buf.getvalue()

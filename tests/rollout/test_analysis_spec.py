@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from turnout.rollout import analysis_spec as spec
 
 
@@ -55,3 +57,25 @@ def test_template_problems_name_the_template() -> None:
     assert spec.template_problems(t) == [
         'AnalysisTemplate "ads": spec.metrics[1].failureLimit: Invalid value: [1]: must be an '
         "integer or a string"]
+
+
+@pytest.mark.parametrize(("field", "value", "why"), [
+    ("promoteOn", "sometimes", 'is not "evidence" or "budget"'),
+    ("alpha", 2, "is not in (0, 1)"),
+    ("alpha", "NaN", "is not a finite number"),
+    ("latencyQuantiles", [2], "is not in (0, 1)"),
+    ("budgetPower", 1.5, "is not in [0.5, 1)"),
+    ("budgetEffect", 0, "must be > 1"),
+    ("minSamples", -5, "must be >= 1"),
+    ("maxLatencyIncrease", -1, "must be >= 0"),
+    ("minLatencyIncreaseMs", -1, "must be >= 0"),
+])
+def test_turnout_provider_values_out_of_range_name_the_template_and_field(
+        field: str, value: object, why: str) -> None:
+    tmpl = {"kind": "AnalysisTemplate", "metadata": {"name": "ads"},
+            "spec": {"metrics": [{"name": "m", "provider": {"turnout": {field: value}}}]}}
+    problems = spec.template_problems(tmpl)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(
+        f'AnalysisTemplate "ads": spec.metrics[0].provider.turnout.{field}: Invalid value: ')
+    assert why in problems[0], problems[0]

@@ -142,6 +142,9 @@ def test_equal_canary_is_promoted() -> None:
     assert st["stableRS"] != stable
     assert weights(o) == {"stable": 100, "canary": 0}
     assert subsets(o) == {"stable": st["stableRS"], "canary": st["stableRS"]}
+    done = [r["status"] for r in o.store.iter("analysisruns.argoproj.io", NS)
+            if r["status"].get("phase") == "Successful"]
+    assert done and "shown within every limit" in done[-1]["message"], done
     assert replicas(o) == {"v1": 0, "v2": 1}
 
 
@@ -279,6 +282,8 @@ def test_slightly_slower_canary_with_thin_traffic_is_never_promoted() -> None:
     runs = list(o.store.iter("analysisruns.argoproj.io", NS))
     assert runs and all(r["status"]["phase"] != "Successful" for r in runs), \
         [r["status"]["phase"] for r in runs]
+    ended = [r["status"]["message"] for r in runs if r["status"]["phase"] == "Inconclusive"]
+    assert all("consecutiveSuccessLimit" not in m for m in ended), ended
 
 
 def test_analysis_reads_extend_one_sequence() -> None:

@@ -91,6 +91,16 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         if not args.watch:
             output.emit(out, fmt, obj, lambda wide: render(kind, obj))
             return 0
+        if not out.is_terminal:  # piped or redirected: a new view each time the object changes
+            out.print(render(kind, obj))
+            seen = obj.get("status")
+            while True:
+                time.sleep(1.0)
+                kind, path, obj = _fetch(state, port, args.namespace, args.name)
+                if obj.get("status") != seen:
+                    seen = obj.get("status")
+                    out.print(render(kind, obj))
+                    out.file.flush()
         with Live(render(kind, obj), console=out, refresh_per_second=2) as view:
             while True:
                 time.sleep(1.0)

@@ -391,7 +391,15 @@ def assess(metrics: list[Obj], results: dict[str, Obj], dry: set[str],
             done = False
             continue
         lim_phase, reason = limits_exceeded(m, res)
-        if not reason and phase in ("Failed", "Inconclusive"):
+        turnout = "turnout" in (m.get("provider") or {})
+        if not reason and phase == "Inconclusive" and turnout:
+            reason = (f"not shown within every limit after {res.get('count', 0)} measurements "
+                      f"(count {_int(m.get('count'))})")
+        elif not reason and phase == "Successful" and turnout:
+            # turnout's verdict says why it promoted (Argo leaves a Successful run's message
+            # empty; the numbers belong where people look)
+            reason = f"shown within every limit after {res.get('count', 0)} measurements"
+        elif not reason and phase in ("Failed", "Inconclusive"):
             reason = (f"consecutiveSuccessLimit ({_int(m.get('consecutiveSuccessLimit'))}) not "
                       f"reached in {res.get('count', 0)} measurements")
         bucket = (lim_phase or phase).lower()

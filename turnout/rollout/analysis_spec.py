@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 
+from turnout.analysis import Thresholds
 from turnout.rollout.flagger import seconds
 from turnout.types import JSON, Obj
 
@@ -144,6 +145,7 @@ def _provider(provider: JSON, path: str, resolved: bool, known: Collection[str])
             out.append(_invalid(f"{path}.{name}", cfg, "must be an object"))
             continue
         fields = PROVIDER_FIELDS.get(name) or {}
+        typed = len(out)
         for key, v in cfg.items():
             if key in fields:
                 p = _typed(f"{path}.{name}.{key}", v, fields[key], resolved)
@@ -152,7 +154,56 @@ def _provider(provider: JSON, path: str, resolved: bool, known: Collection[str])
             elif name in _STRICT:
                 out.append(f"{path}.{name}.{key}: Unsupported value: {json.dumps(key)}: "
                            "supported values: " + ", ".join(f'"{f}"' for f in fields))
+        if name == "turnout" and len(out) == typed and not any(
+                _placeholder(v, resolved) for v in cfg.values()):
+            try:
+                turnout_thresholds(cfg)
+            except ValueError as e:
+                out.append(threshold_problem(f"{path}.{name}", cfg, e))
     return out
+
+
+_FIELD_OF = {"max_latency_increase": "maxLatencyIncrease",
+             "min_latency_increase_ms": "minLatencyIncreaseMs",
+             "max_error_rate_increase": "maxErrorRateIncrease", "alpha": "alpha",
+             "min_samples": "minSamples", "promote_on": "promoteOn",
+             "budget_effect": "budgetEffect", "budget_power": "budgetPower",
+             "latency_quantiles": "latencyQuantiles", "latency limits": "maxLatencyIncrease"}
+
+
+def threshold_problem(path: str, cfg: Obj, e: ValueError) -> str:
+    """A Thresholds error as a field error of the provider: `...turnout.alpha: Invalid value`."""
+    text = str(e)
+    head, _, why = text.partition(": ")
+    key = _FIELD_OF.get(head.split(" must")[0].strip())
+    if key is None:
+        return f"{path}: Invalid value: {text}"
+    if head == "latency limits must be >= 0":
+        key = "maxLatencyIncrease" if float(cfg.get("maxLatencyIncrease", 0)) < 0 \
+            else "minLatencyIncreaseMs"
+        why = "must be >= 0"
+    return _invalid(f"{path}.{key}", cfg.get(key), why or text)
+
+
+def turnout_thresholds(cfg: Obj) -> Thresholds:
+    """The turnout provider's settings as Thresholds; ValueError (Thresholds' words) when a
+    value is out of range."""
+    quantiles = cfg.get("latencyQuantiles") or []
+    if not isinstance(quantiles, list):
+        raise ValueError("latency_quantiles: must be a list of numbers in (0, 1)")
+    try:
+        return Thresholds(
+            max_latency_increase=float(cfg.get("maxLatencyIncrease", 0.10)),
+            min_latency_increase_ms=float(cfg.get("minLatencyIncreaseMs", 0.0)),
+            max_error_rate_increase=float(cfg.get("maxErrorRateIncrease", 0.005)),
+            alpha=float(cfg.get("alpha", 0.01)),
+            min_samples=int(cfg.get("minSamples", 20)),
+            promote_on=str(cfg.get("promoteOn", "evidence")),
+            budget_effect=float(cfg.get("budgetEffect", 2.0)),
+            budget_power=float(cfg.get("budgetPower", 0.95)),
+            latency_quantiles=tuple(float(q) for q in quantiles))
+    except TypeError as e:
+        raise ValueError(str(e)) from e
 
 
 def template_problems(template: Obj, providers: Collection[str] = PROVIDERS) -> list[str]:

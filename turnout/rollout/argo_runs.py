@@ -112,7 +112,9 @@ class Runs:
         arms = {"namespace": ns,
                 "stable": metrics.arm_of(workload, s.stable or "", stable_tmpl).to_json(),
                 "canary": metrics.arm_of(workload, s.canary or "", tmpl).to_json(),
-                "started": s.started, "canary_hash": s.canary}
+                # the window opens when this step (or the background run) began, so a step's
+                # analysis judges the traffic of its own weight
+                "started": s.step_started or s.started, "canary_hash": s.canary}
         labels = {**((ro["spec"].get("selector") or {}).get("matchLabels") or {}),
                   argo_analysis.HASH_LABEL: s.canary, argo_analysis.TYPE_LABEL: rtype}
         if ref.step is not None:

@@ -19,8 +19,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from turnout.analysis import Outcome, Thresholds
-from turnout.rollout import analysis_run, metrics
+from turnout.analysis import Outcome
+from turnout.rollout import analysis_run, analysis_spec, metrics
 from turnout.types import Obj
 
 ARMS = "turnout.dev/arms"
@@ -141,15 +141,16 @@ class Builtin:
         started = float(arms_raw.get("started") or st.get("startedAtEpoch") or
                         _created(run) or now)
         since = timedelta(seconds=max(1.0, now - started))
-        if not self.source.samples(arms.namespace, arms.canary, since)[0]:
+        try:  # a value out of range is the spec's error, before any data is read
+            th = analysis_spec.turnout_thresholds(cfg)
+        except ValueError as e:
+            return "Error", "", analysis_spec.threshold_problem(
+                f"metric {metric.get('name')!r}: provider.turnout", cfg, e)
+        if not self.source.samples(arms.namespace, arms.canary, since, started)[0]:
             # as Argo treats a query with no data: Inconclusive (inconclusiveLimit pauses)
             return "Inconclusive", "[]", (
                 f"no data: the canary {arms.canary.describe()} in {arms.namespace} served 0 "
                 f"requests in the last {since.total_seconds():.0f} s (no traffic reaches it)")
-        try:
-            th = thresholds(cfg)
-        except (ValueError, TypeError) as e:
-            return "Error", "", f"turnout provider: {e}"
         key = f"{run['metadata'].get('uid') or run['metadata'].get('name')}/{metric.get('name')}"
         gate = metrics.verdict_gate(self.source, arms, since, th, key=key, start=started)
         phase = {Outcome.PASS: "Successful", Outcome.FAIL: "Failed",
@@ -163,23 +164,6 @@ def _created(run: Obj) -> float | None:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def thresholds(cfg: Obj) -> Thresholds:
-    """The provider's settings as Thresholds; ValueError naming the field otherwise."""
-    quantiles = cfg.get("latencyQuantiles") or []
-    if not isinstance(quantiles, list):
-        raise ValueError("latencyQuantiles must be a list of numbers in (0, 1)")
-    return Thresholds(
-        max_latency_increase=float(cfg.get("maxLatencyIncrease", 0.10)),
-        min_latency_increase_ms=float(cfg.get("minLatencyIncreaseMs", 0.0)),
-        max_error_rate_increase=float(cfg.get("maxErrorRateIncrease", 0.005)),
-        alpha=float(cfg.get("alpha", 0.01)),
-        min_samples=int(cfg.get("minSamples", 20)),
-        promote_on=str(cfg.get("promoteOn", "evidence")),
-        budget_effect=float(cfg.get("budgetEffect", 2.0)),
-        budget_power=float(cfg.get("budgetPower", 0.95)),
-        latency_quantiles=tuple(float(q) for q in quantiles))
 
 
 def _arms(cfg: Obj, arms_raw: Obj, run: Obj) -> metrics.Arms:
