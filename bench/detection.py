@@ -204,7 +204,7 @@ def pct(k: int, n: int) -> str:
 
 def detect_tables(rows: list[Row], res: dict[str, list[Result]], th: dict[str, Theory]) -> bool:
     ok = True
-    print(f"{'scenario (w 50 % unless stated)':<31} {'det %':>6} {'median':>6} {'p90':>6} "
+    print(f"{'scenario (w 50 % or stated)':<28} {'det %':>6} {'median':>6} {'p90':>6} "
           f"{'bound':>6} {'ratio':>6}  target")
     for row in rows:
         rs, t = res[row.key], th[row.key]
@@ -215,12 +215,12 @@ def detect_tables(rows: list[Row], res: dict[str, list[Result]], th: dict[str, T
         if row.target:
             met = 100 * det / len(rs) >= row.target[0] and med <= row.target[1]
             ok &= met
-            target = f"≥{row.target[0]:.0f} %, ≤{row.target[1]:.0f} {'met' if met else 'MISSED'}"
-        print(f"{row.label:<31} {pct(det, len(rs)):>6} {fmt_n(med):>6} "
+            target = f"≥{row.target[0]:.0f}% ≤{row.target[1]:.0f} {'met' if met else 'MISSED'}"
+        print(f"{row.label:<28} {pct(det, len(rs)):>6} {fmt_n(med):>6} "
               f"{fmt_n(quantile(ns, 0.9)):>6} {t.bound:>6.0f} {med / t.bound:>6.2f}  {target}")
     print("\nSame streams: one-look test sized for 80 % / 90 % power (power measured), mSPRT,")
     print("and the pair-statistic bound of turnout's latency test.")
-    print(f"{'scenario':<31} {'n80':>5} {'pow':>4} {'n90':>5} {'pow':>4} {'mSPRT %':>7} "
+    print(f"{'scenario':<28} {'n80':>5} {'pow':>4} {'n90':>5} {'pow':>4} {'mSPRT %':>7} "
           f"{'med':>5} {'pair':>5}")
     for row in rows:
         rs, t = res[row.key], th[row.key]
@@ -230,7 +230,7 @@ def detect_tables(rows: list[Row], res: dict[str, list[Result]], th: dict[str, T
             pows.append(f"{100 * sum(bool(v) for v in vals) / len(vals):.0f}" if vals else "-")
         ms = [math.inf if r.msprt is None else r.msprt for r in rs]
         det = sum(r.msprt is not None for r in rs)
-        print(f"{row.label:<31} {t.n80:>5} {pows[0]:>4} {t.n90:>5} {pows[1]:>4} "
+        print(f"{row.label:<28} {t.n80:>5} {pows[0]:>4} {t.n90:>5} {pows[1]:>4} "
               f"{pct(det, len(rs)):>7} {fmt_n(quantile(ms, 0.5)):>5} {fmt_n(t.pair):>5}")
     return ok
 
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, fut in futures:
             res[key] += fut.result()
     mode = "quick" if args.quick else "full"
-    print(f"turnout detection bench ({mode}): alpha {ALPHA}, horizon {HORIZON} canary requests, "
+    print(f"detection ({mode}): alpha {ALPHA}, horizon {HORIZON} canary requests, "
           f"{args.jobs} jobs, {time.monotonic() - t0:.0f} s\n")
     ok = True
     det = [r for r in rows if r.kind == "detect"]
