@@ -92,7 +92,19 @@ def test_release_without_the_extra_latency_and_an_a_a_release_are_promoted(
                 st = rollout(cluster)
                 return st.get("phase") == "Degraded" or (
                     st.get("phase") == "Healthy" and st.get("stableRS") != before)
-            cluster.wait_for(settled, timeout=150, what=f"{image} to be promoted")
+            try:
+                # promotion needs evidence within every limit at each step: about 750 canary
+                # requests at 20 % to show zero errors within 1 point, whatever the latency
+                cluster.wait_for(settled, timeout=330, what=f"{image} to be promoted")
+            except AssertionError as e:  # say where it stood: the rollout and its last verdicts
+                runs = json.loads(cluster.kubectl("get", "analysisruns", "-n", "canary", "-o",
+                                                  "json").stdout)["items"]
+                last = [(r["metadata"]["name"], r.get("status", {}).get("phase"),
+                         [(x.get("phase"), x.get("message", "")[:300]) for mr in
+                          r.get("status", {}).get("metricResults", [])
+                          for x in mr.get("measurements", [])[-2:]]) for r in runs[-2:]]
+                raise AssertionError(f"{e}; rollout: {rollout(cluster)}; runs: {last}; "
+                                     f"traffic: {traffic.outcomes}") from e
         st = rollout(cluster)
         assert st.get("phase") == "Healthy", st
         assert weights(cluster) == {"stable": 100, "canary": 0}
