@@ -104,6 +104,7 @@ def test_failed_verdict_reason_carries_numbers_and_limit() -> None:
     assert "beyond the limit" in lat.reason and "100% of comparisons" in lat.reason
     assert re.search(r"canary p50 2\d\d ms vs \d\d(\.\d)? ms; slower", lat.reason), lat.reason
     assert lat.evidence and lat.evidence["worse"] >= lat.evidence["worseNeeded"]
+    assert lat.evidence["shareLow"] > lat.evidence["shareLimit"] == 0.5  # what decided
     errors = v.metrics[-1]
     assert re.search(r"99% CS -?[\d.]+ to \+[\d.]+ points\)", errors.reason), errors.reason
     assert lat.reason in v.reason

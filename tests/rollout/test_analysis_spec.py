@@ -64,6 +64,7 @@ def test_template_problems_name_the_template() -> None:
     ("alpha", 2, "is not in (0, 1)"),
     ("alpha", "NaN", "is not a finite number"),
     ("latencyQuantiles", [2], "is not in (0, 1)"),
+    ("latencyQuantiles", ["p99"], "must be a list of numbers in (0, 1)"),
     ("budgetPower", 1.5, "is not in [0.5, 1)"),
     ("budgetEffect", 0, "must be > 1"),
     ("minSamples", -5, "must be >= 1"),

@@ -261,8 +261,9 @@ class CanaryAnalysis:
             difference=est_c - est_b, interval=(c_lo - b_hi, c_hi - b_lo),
             threshold=self._limit(est_b) - est_b, n_baseline=b.n, n_canary=c.n,
             reason=reason, unit="ms", settled=settled,
-            evidence=self._evidence(self._ranks.log_evalue(True),
-                                    self._ranks.log_evalue(False)))
+            evidence={**self._evidence(self._ranks.log_evalue(True),
+                                       self._ranks.log_evalue(False)),
+                      "share": share, "shareLow": s_lo, "shareHigh": s_hi, "shareLimit": 0.5})
 
     def _evidence(self, worse: float, within: float) -> dict[str, float]:
         """The e-values and the levels they must reach (for people and the dashboard)."""

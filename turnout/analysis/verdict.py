@@ -109,7 +109,11 @@ class MetricVerdict:
     ends mean "not bounded yet". ``threshold`` is the largest tolerated difference. ``settled`` is
     True when the metric is shown beyond (Failed) or within (Successful) its limit, so more
     traffic will not change the answer. ``evidence`` holds the e-values for "worse" and
-    "within" and the levels they must reach.
+    "within" and the levels they must reach. The ``latency`` metric is decided on the share of
+    (canary, baseline) comparisons where the canary is slower than the limit (``evidence``
+    ``share``, ``shareLow``, ``shareHigh`` against ``shareLimit`` 0.5); its ``interval`` is the
+    p50 difference's own confidence sequence, for reading, and may still straddle
+    ``threshold`` when the verdict is settled.
     """
 
     metric: str

@@ -189,7 +189,7 @@ def turnout_thresholds(cfg: Obj) -> Thresholds:
     """The turnout provider's settings as Thresholds; ValueError (Thresholds' words) when a
     value is out of range."""
     quantiles = cfg.get("latencyQuantiles") or []
-    if not isinstance(quantiles, list):
+    if not isinstance(quantiles, list) or not all(_number(q) for q in quantiles):
         raise ValueError("latency_quantiles: must be a list of numbers in (0, 1)")
     try:
         return Thresholds(
