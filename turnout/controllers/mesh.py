@@ -14,10 +14,13 @@ from pathlib import Path
 from turnout import netshim
 from turnout.controllers import statefulset_dns
 from turnout.controllers.base import Controller, Key
+from turnout.controllers.events import Recorder
+from turnout.kube import errors
 from turnout.mesh import snapshot as sn
 from turnout.mesh.mesh import Mesh
+from turnout.mesh.translate.isolate import Rejected
 from turnout.store.db import Event
-from turnout.store.objects import Objects
+from turnout.store.objects import Objects, now_iso
 
 log = logging.getLogger("turnout.mesh")
 
@@ -55,6 +58,10 @@ class MeshController(Controller):
         self.mesh = mesh
         self.settings = settings
         self.debounce = debounce
+        self.events = Recorder(objects, "mesh-controller")
+        self._rejected: dict[tuple[str, str, str], tuple[str]] = {}
+        self.rejections = 0  # objects newly left out (also logged, with an Event)
+        self.status_errors = 0
 
     def all_keys(self) -> Iterable[Key]:
         return [KEY]
@@ -74,10 +81,52 @@ class MeshController(Controller):
             if hosts != self._hosts:
                 netshim.write_hosts(self.hosts_file, hosts)
                 self._hosts = hosts
-        await self.mesh.apply(snap)
+        rejected = await self.mesh.apply(snap)
+        self._report(rejected)
         async with self._applied:
             self.applied_rv = max(self.applied_rv, rv)
             self._applied.notify_all()
+
+    def _report(self, rejected: tuple[Rejected, ...]) -> None:
+        """Say where people look that an object was left out: the log (once), an Event, and a
+        `Reconciled` False condition in its status; clear the condition once it translates."""
+        now = {(r.kind, r.namespace, r.name): r for r in rejected}
+        for key, r in now.items():
+            if self._rejected.get(key, ("",))[0] != r.reason:
+                self.rejections += 1
+                log.warning("mesh: %s %s/%s left out of the configuration (everything else "
+                            "still updates): %s", r.kind, r.namespace, r.name, r.reason)
+                self.events.record(r.obj, "Warning", "RejectedByMesh",
+                                   f"left out of the mesh configuration: {r.reason}")
+            self._set_condition(r.kind, r.namespace, r.name, r.reason)
+        for key in set(self._rejected) - set(now):
+            self._set_condition(*key, None)
+        self._rejected = {k: (r.reason,) for k, r in now.items()}
+
+    def _set_condition(self, kind: str, ns: str, name: str, reason: str | None) -> None:
+        resource = {"VirtualService": f"virtualservices.{ISTIO}",
+                    "DestinationRule": f"destinationrules.{ISTIO}",
+                    "Gateway": f"gateways.{ISTIO}", "ServiceEntry": f"serviceentries.{ISTIO}",
+                    "Ingress": "ingresses.networking.k8s.io"}[kind]
+        obj = self.objects.store.get(resource, ns, name)
+        if obj is None:
+            return
+        status = dict(obj.get("status") or {})
+        conds = [c for c in status.get("conditions") or [] if c.get("type") != "Reconciled"]
+        if reason is not None:
+            conds.append({"type": "Reconciled", "status": "False", "reason": "TranslationFailed",
+                          "message": f"left out of the mesh configuration: {reason}",
+                          "lastTransitionTime": now_iso()})
+        if conds == (obj.get("status") or {}).get("conditions", []):
+            return
+        status["conditions"] = conds
+        if not conds:
+            status.pop("conditions")
+        try:
+            self.objects.store.update(resource, {**obj, "status": status})
+        except errors.ApiError as e:
+            self.status_errors += 1
+            log.warning("mesh: status of %s %s/%s not written: %s", kind, ns, name, e)
 
     async def wait_applied(self, rv: int) -> None:
         """Return once Envoy runs a configuration built from the store at `rv` or later."""

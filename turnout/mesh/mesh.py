@@ -26,7 +26,8 @@ from pathlib import Path
 
 from turnout.mesh import envoy, xds
 from turnout.mesh.snapshot import MeshSettings, Snapshot
-from turnout.mesh.translate import EnvoyConfig, translate
+from turnout.mesh.translate import EnvoyConfig
+from turnout.mesh.translate.isolate import Rejected, translate_isolated
 from turnout.types import Obj
 
 log = logging.getLogger("turnout.mesh")
@@ -74,14 +75,17 @@ class Mesh:
             await self.envoy.stop()
             self.envoy = None
 
-    async def apply(self, snap: Snapshot) -> None:
+    async def apply(self, snap: Snapshot) -> tuple[Rejected, ...]:
+        """Translate and deliver ``snap``; the routing objects left out because they cannot be
+        translated are returned (everything else is delivered without them)."""
         snap = replace(snap, settings=self.settings)
         # off the event loop: a large mesh takes a while to translate, the API must not stall
-        config = await asyncio.to_thread(translate, snap)
+        config, rejected = await asyncio.to_thread(translate_isolated, snap)
         new = xds.with_sources(config, self.layout, self.settings.eds_files)
         async with self._lock:
             await self._deliver(self.config, new)
             self.config = new
+        return rejected
 
     # -- delivery --------------------------------------------------------------------------------
     async def _deliver(self, old: EnvoyConfig | None, new: EnvoyConfig) -> None:
