@@ -8,6 +8,9 @@ reaching Envoy, here a new NodePort Service in another namespace.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -96,6 +99,10 @@ def test_a_vs_that_cannot_be_translated_is_left_out_and_others_flow(
     assert cond["reason"] == "TranslationFailed" and "left out" in cond["message"], cond
     events = cluster.kubectl("get", "events", "-n", "isol").stdout
     assert "RejectedByMesh" in events, events
+    r = subprocess.run([sys.executable, "-m", "turnout.cli.main", "--state-dir",
+                        str(cluster.state_dir), "analyze", "-n", "isol"], text=True,
+                       capture_output=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 1 and "TNT0001" in r.stdout and "typo" in r.stdout, r.stdout
     # every other change still reaches Envoy: a new Service in another namespace answers
     cluster.kubectl("apply", "-f", "-", input=NEW_SERVICE)
 

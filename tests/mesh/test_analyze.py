@@ -45,3 +45,17 @@ def test_namespace_not_injected_subset_without_pods_unknown_dr_host() -> None:
         dr, ghost, h.namespace("ns1"), h.pod("p", "ns1", "127.77.5.1", {})]
     found = {(f.code, f.name) for f in analyze(h.snap(objs))}
     assert found == {("IST0102", "ns1"), ("IST0173", "ads"), ("IST0174", "g")}
+
+
+def test_an_object_left_out_of_the_mesh_and_an_unreadable_one_are_findings() -> None:
+    left = copy.deepcopy(h.SEED_VS)
+    left["metadata"] = {"name": "typo", "namespace": "ns3"}
+    left["status"] = {"conditions": [{"type": "Reconciled", "status": "False",
+                                      "reason": "TranslationFailed",
+                                      "message": "left out of the mesh configuration: boom"}]}
+    broken = {"kind": "VirtualService", "metadata": {"name": "shape", "namespace": "ns3"},
+              "spec": {"hosts": ["x"], "http": [{"route": "advertisements"}]}}
+    found = analyze(h.snap([*h.seed_objects(), left, broken]))
+    by_name = {(f.code, f.name): f for f in found}
+    assert "boom" in by_name[("TNT0001", "typo")].message
+    assert ("TNT0002", "shape") in by_name, found  # the others are still analyzed

@@ -2,11 +2,14 @@
 
 IST0101 referenced host/subset/gateway not found, IST0102 namespace not injected, IST0130 rule
 unreachable after a catch-all, IST0131 duplicate match, IST0173 subset selects no pods, IST0174
-DestinationRule host matches no service.
+DestinationRule host matches no service; turnout's own TNT0001 object left out of Envoy's
+configuration (its status says why), TNT0002 object too broken to analyze.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from turnout.mesh import snapshot as sn
@@ -110,6 +113,38 @@ def _destination_rule(reg: Registry, dr: Obj, extra: set[str]) -> list[Finding]:
     return out
 
 
+LEFT_OUT = "TNT0001"
+"""turnout's code: the mesh left the object out of Envoy's configuration (see its status)."""
+UNREADABLE = "TNT0002"
+"""turnout's code: the object's shape is too broken to analyze (translation leaves it out)."""
+_ROUTING = (("virtual_services", "VirtualService"), ("destination_rules", "DestinationRule"),
+            ("gateways", "Gateway"), ("service_entries", "ServiceEntry"),
+            ("ingresses", "Ingress"))
+
+
+def _guarded(check: Callable[[], list[Finding]], obj: Obj, kind: str) -> list[Finding]:
+    """One object's findings; a shape the checks cannot read is itself a finding, so one
+    broken object never hides the others'."""
+    try:
+        return check()
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
+        return [_f(UNREADABLE, "Error", obj, kind, f"cannot be analyzed: {type(e).__name__}: "
+                                                   f"{e}")]
+
+
+def _left_out(snap: sn.Snapshot) -> list[Finding]:
+    """Objects the mesh controller marked Reconciled=False (left out of Envoy's config)."""
+    out = []
+    for field, kind in _ROUTING:
+        for obj in getattr(snap, field):
+            for c in (obj.get("status") or {}).get("conditions") or []:
+                if isinstance(c, dict) and c.get("type") == "Reconciled" and \
+                        c.get("status") == "False":
+                    out.append(_f(LEFT_OUT, "Error", obj, kind, str(c.get("message") or
+                                                                    c.get("reason") or "")))
+    return out
+
+
 def analyze(snap: sn.Snapshot) -> list[Finding]:
     reg = Registry(snap)
     extra = _known_hosts(snap)
@@ -127,8 +162,11 @@ def analyze(snap: sn.Snapshot) -> list[Finding]:
                       f"label namespace {name} istio-injection=disabled' to explicitly mark it "
                            f"as not needing injection."))
     for vs in snap.virtual_services:
-        out += _virtual_service(reg, vs, gateways, extra)
+        out += _guarded(functools.partial(_virtual_service, reg, vs, gateways, extra), vs,
+                        "VirtualService")
     for dr in snap.destination_rules:
-        out += _destination_rule(reg, dr, extra)
+        out += _guarded(functools.partial(_destination_rule, reg, dr, extra), dr,
+                        "DestinationRule")
+    out += _left_out(snap)
     order = {"Error": 0, "Warning": 1, "Info": 2}
     return sorted(out, key=lambda f: (order.get(f.level, 3), f.code, f.namespace, f.name))
