@@ -283,6 +283,26 @@ async def _ready(mesh: Mesh) -> bool:
         return False
 
 
+async def test_a_uuid_regex_is_accepted_by_envoy_as_istio_configures_it(mesh: Mesh) -> None:
+    """Envoy's default RE2 program-size limit (100) refuses a UUID pattern; Istio's bootstrap
+    raises it to 32768, and so does turnout's (issue 14)."""
+    uuid = ("ref-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+            "(-[0-9]{1,12})?")  # RE2 program size above Envoy's default 100
+    objs = scenario_objects()
+    vs = next(o for o in objs if sn.name_of(o) == "ads-vs")
+    vs["spec"]["http"][3]["match"][0]["headers"]["page-source"] = {"regex": uuid}
+    vs["spec"]["http"][3]["route"][0]["weight"] = 0
+    vs["spec"]["http"][3]["route"][1]["weight"] = 100
+    before = mesh.rejections
+    await mesh.apply(sn.from_objects(objs, SETTINGS))
+    assert mesh.rejections == before
+    with via("127.77.2.10") as c:
+        counts = tally(c, "http://advertisements:5002/ads", 10,
+                       {"page-source": "ref-0b6c7a52-1f0e-4d8a-9d1e-5f2a3b4c5d6e-42"})
+    assert counts == Counter({"ads-v2": 10})
+    await mesh.apply(sn.from_objects(scenario_objects(), SETTINGS))
+
+
 async def test_rejected_update_is_logged_and_old_config_kept(
         mesh: Mesh, caplog: pytest.LogCaptureFixture) -> None:
     objs = scenario_objects()

@@ -123,3 +123,11 @@ def test_consistent_hash_needs_exactly_one_key() -> None:
     dr = {"spec": {"host": "a", "trafficPolicy": {"loadBalancer": {"consistentHash": {}}}}}
     assert [c.field for c in validate_destination_rule(dr)] == [
         "spec.trafficPolicy.loadBalancer.consistentHash"]
+
+
+def test_regex_above_the_program_size_limit_is_refused_at_admission() -> None:
+    from turnout.mesh import regex
+
+    assert regex.error("ref-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}") is None
+    too_big = regex.error("[a-z0-9]{999}" * 20)
+    assert too_big is not None and ("program size" in too_big or "too large" in too_big)

@@ -52,3 +52,9 @@ def test_bootstrap_uses_file_sources(tmp_path: Path) -> None:
     assert lds == {"path": str(lay.lds), "watched_directory": {"path": str(lay.lds.parent)}}
     assert boot["admin"]["address"]["socket_address"] == {"address": "127.0.0.1",
                                                           "port_value": 0}
+
+
+def test_bootstrap_raises_the_re2_program_size_limit_as_istio_does(tmp_path: Path) -> None:
+    boot = xds.bootstrap(xds.Layout(tmp_path), MeshSettings(admin_port=0))
+    layer = boot["layered_runtime"]["layers"][0]["static_layer"]
+    assert layer == {"re2.max_program_size.error_level": 32768}

@@ -8,6 +8,9 @@ from typing import Any
 import re2
 
 MAX_REGEX = 1024
+MAX_PROGRAM_SIZE = 32768
+"""RE2 program size Envoy accepts: Istio's `re2.max_program_size.error_level`, set in Envoy's
+bootstrap runtime (Envoy's own default, 100, refuses a UUID pattern)."""
 
 
 def _options() -> Any:
@@ -21,10 +24,13 @@ def error(pattern: str) -> str | None:
     if len(pattern) > MAX_REGEX:
         return f"regex is longer than {MAX_REGEX} characters"
     try:
-        re2.compile(pattern, _options())
+        size = re2.compile(pattern, _options()).programsize
     except re2.error as exc:
         msg = exc.args[0] if exc.args else exc
         return "invalid RE2 regex: " + (msg.decode() if isinstance(msg, bytes) else str(msg))
+    if size > MAX_PROGRAM_SIZE:
+        return (f"regex program size {size} is above the limit {MAX_PROGRAM_SIZE} "
+                "(re2.max_program_size.error_level)")
     return None
 
 

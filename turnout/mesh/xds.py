@@ -23,6 +23,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from turnout.mesh.regex import MAX_PROGRAM_SIZE
 from turnout.mesh.snapshot import MeshSettings
 from turnout.mesh.translate import EnvoyConfig, naming
 from turnout.types import Obj
@@ -117,4 +118,8 @@ def bootstrap(layout: Layout, settings: MeshSettings) -> Obj:
                                                  "port_value": settings.admin_port}}},
         "dynamic_resources": {"cds_config": config_source(layout.cds, watch_directory=True),
                               "lds_config": config_source(layout.lds, watch_directory=True)},
+        # as Istio's bootstrap: Envoy's default RE2 program-size limit (100) rejects ordinary
+        # patterns such as a UUID path; admission checks the same limit (`regex.error`)
+        "layered_runtime": {"layers": [{"name": "turnout", "static_layer": {
+            "re2.max_program_size.error_level": MAX_PROGRAM_SIZE}}]},
     }
