@@ -62,3 +62,38 @@ def test_services_outside_the_network_get_new_cluster_ips() -> None:
     ip = o.store.get("services", "ns1", "a")["spec"]["clusterIP"]  # type: ignore[index]
     assert ipaddress.ip_address(ip) in ipaddress.ip_network("127.97.0.0/16")
     assert moved.readdress_services() == ()
+
+
+@pytest.mark.parametrize(("ip", "why"), [
+    ("0.0.0.0", "is not in the valid range"),
+    ("10.0.0.5", "is not in the valid range. The range of valid IPs is 127.96.0.0/16"),
+    ("not-an-ip", "must be a valid IP address"),
+])
+def test_a_cluster_ip_outside_the_service_network_is_refused(ip: str, why: str) -> None:
+    """Issue 14: 0.0.0.0 made Envoy listen on every interface; 10.0.0.5 was never served."""
+    o = objects()
+    rt = o.registry.by_key("services")
+    assert rt is not None
+    body = {"metadata": {"name": "web"}, "spec": {"clusterIP": ip, "ports": [{"port": 80}]}}
+    with pytest.raises(errors.ApiError) as e:
+        o.create(rt, "ns1", body)
+    assert e.value.code == 422 and "spec.clusterIPs[0]" in str(e.value) and why in str(e.value)
+    assert o.store.get("services", "ns1", "web") is None
+
+
+def test_a_cluster_ip_asked_for_is_kept_unique_and_immutable() -> None:
+    o = objects()
+    rt = o.registry.by_key("services")
+    assert rt is not None
+    mine = o.create(rt, "ns1", {"metadata": {"name": "a"},
+                                "spec": {"clusterIP": "127.96.3.3", "ports": [{"port": 80}]}})
+    assert mine["spec"]["clusterIPs"] == ["127.96.3.3"]
+    with pytest.raises(errors.ApiError, match="already allocated"):
+        o.create(rt, "ns1", {"metadata": {"name": "b"},
+                             "spec": {"clusterIP": "127.96.3.3", "ports": [{"port": 80}]}})
+    changed = {**mine, "spec": {**mine["spec"], "clusterIP": "127.96.3.4",
+                                "clusterIPs": ["127.96.3.4"]}}
+    with pytest.raises(errors.ApiError, match="may not change once set"):
+        o.update(rt, "ns1", "a", changed)
+    assert o.create(rt, "ns1", {"metadata": {"name": "h"}, "spec": {
+        "clusterIP": "None", "ports": [{"port": 80}]}})["spec"]["clusterIP"] == "None"

@@ -41,6 +41,9 @@ class ServiceAddresses:
             return
         if old is not None and ospec.get("clusterIP") and not spec.get("clusterIP"):
             spec["clusterIP"] = ospec["clusterIP"]
+        asked = spec.get("clusterIP")
+        if asked and asked != ospec.get("clusterIP"):
+            self._check_cluster_ip(obj, str(asked))
         if not spec.get("clusterIP"):
             spec["clusterIP"] = self.free_cluster_ip()
         if spec["clusterIP"] != "None":
@@ -60,6 +63,32 @@ class ServiceAddresses:
         else:
             for p in spec.get("ports") or []:
                 p.pop("nodePort", None)
+
+    def _check_cluster_ip(self, obj: Obj, ip: str) -> None:
+        """A ClusterIP asked for by value, as kube-apiserver checks it: inside the Service
+        network (so nothing ever listens outside loopback or on an address that is never
+        served), and not another Service's (immutability is checked by validation)."""
+        name = obj["metadata"]["name"]
+
+        def bad(message: str) -> errors.ApiError:
+            return errors.invalid("Service", "", name, [errors.Cause(
+                "spec.clusterIPs[0]", f'Invalid value: "{ip}": {message}')])
+        if ip == "None":
+            return
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            raise bad("must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff) "
+                      'or "None"') from None
+        if addr not in self.service_network:
+            raise bad(f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid "
+                      f"range. The range of valid IPs is {self.service_network}")
+        ns = obj["metadata"].get("namespace")
+        for other in self.store.iter("services"):
+            meta = other["metadata"]
+            if (other.get("spec") or {}).get("clusterIP") == ip and \
+                    (meta.get("namespace"), meta["name"]) != (ns, name):
+                raise bad(f"failed to allocate IP {ip}: provided IP is already allocated")
 
     def readdress(self) -> tuple[str, ...]:
         """Give a new ClusterIP to every Service whose address is outside this cluster's
