@@ -64,3 +64,73 @@ def test_the_chain_is_fixed_per_store() -> None:
     assert vs is not None
     with pytest.raises(errors.ApiError):
         plain.create(vs, "default", BAD_VS)
+
+
+GOOD_VS = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+           "metadata": {"name": "v"},
+           "spec": {"hosts": ["web"], "gateways": ["mesh"], "http": [{
+               "match": [{"uri": {"prefix": "/"}, "headers": {"x": {"exact": "1"}},
+                          "port": 80, "sourceLabels": {"app": "a"}}],
+               "route": [{"destination": {"host": "web", "subset": "v1",
+                                          "port": {"number": 80}}, "weight": 100}],
+               "retries": {"attempts": 3, "perTryTimeout": "1s"}, "timeout": "5s",
+               "fault": {"delay": {"fixedDelay": "1s", "percentage": {"value": 10}},
+                         "abort": {"httpStatus": 500, "percentage": {"value": 1}}},
+               "headers": {"request": {"set": {"a": "b"}, "remove": ["c"]}},
+               "rewrite": {"uri": "/"}, "mirror": {"host": "web"},
+               "mirrorPercentage": {"value": 5}}]}}
+GOOD_DR = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+           "metadata": {"name": "d"},
+           "spec": {"host": "web", "trafficPolicy": {
+               "loadBalancer": {"simple": "ROUND_ROBIN"},
+               "connectionPool": {"tcp": {"maxConnections": 10, "connectTimeout": "1s"},
+                                  "http": {"http1MaxPendingRequests": 5}},
+               "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s",
+                                    "maxEjectionPercent": 50},
+               "portLevelSettings": [{"port": {"number": 80},
+                                      "loadBalancer": {"simple": "RANDOM"}}]},
+               "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}}
+WRONG = ("three", 5, -1, 2.5, True, None, [1, 2], {"x": 1}, "")
+
+
+def _mutations(node: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [path] if path else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _mutations(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _mutations(v, (*path, i))
+    return out
+
+
+def _set(doc: object, path: tuple[object, ...], value: object) -> None:
+    for key in path[:-1]:
+        doc = doc[key]  # type: ignore[index]
+    doc[path[-1]] = value  # type: ignore[index]
+
+
+@pytest.mark.parametrize("good", [GOOD_VS, GOOD_DR], ids=["VirtualService", "DestinationRule"])
+def test_every_field_with_every_wrong_type_is_a_4xx_never_a_crash(good: dict[str, object]) -> None:
+    """Issue 14: `retries.attempts: "three"` and `loadBalancer: ROUND_ROBIN` answered 500."""
+    import copy
+
+    o = Objects(Store(None), Registry())
+    ns = o.registry.by_key("namespaces")
+    assert ns is not None
+    o.create(ns, "", {"metadata": {"name": "default"}})
+    plural = "virtualservices" if good["kind"] == "VirtualService" else "destinationrules"
+    rt = o.registry.by_key(f"{plural}.networking.istio.io")
+    assert rt is not None
+    tried = 0
+    for path in _mutations(good["spec"]):
+        for wrong in WRONG:
+            doc = copy.deepcopy(good)
+            _set(doc["spec"], path, wrong)
+            doc["metadata"] = {"name": f"m{tried}"}
+            tried += 1
+            try:
+                o.create(rt, "default", doc)
+            except errors.ApiError as e:
+                assert 400 <= e.code < 500, (path, wrong, e.code, e.message)
+    assert tried > 200

@@ -134,7 +134,10 @@ def _http_route(rule: Obj, path: str, out: list[Cause], is_delegate: bool = Fals
         _duration(rule["timeout"], f"{path}.timeout", out)
     retries = rule.get("retries")
     if isinstance(retries, dict):
-        if int(retries.get("attempts") or 0) < 0:
+        attempts = retries.get("attempts") or 0
+        if not isinstance(attempts, int) or isinstance(attempts, bool):
+            out.append(_bad(f"{path}.retries.attempts", "must be an integer"))
+        elif attempts < 0:
             out.append(_bad(f"{path}.retries.attempts", "attempts cannot be negative"))
         if retries.get("perTryTimeout") is not None:
             _duration(retries["perTryTimeout"], f"{path}.retries.perTryTimeout", out)
@@ -195,6 +198,10 @@ def _traffic_policy(tp: object, path: str, out: list[Cause]) -> None:
     if not isinstance(tp, dict):
         return
     lb = tp.get("loadBalancer") or {}
+    if not isinstance(lb, dict):
+        out.append(_bad(f"{path}.loadBalancer", "must be an object such as {simple: "
+                                                "ROUND_ROBIN}"))
+        lb = {}
     if "simple" in lb and "consistentHash" in lb:
         out.append(_bad(f"{path}.loadBalancer", "only one of simple or consistentHash may be "
                                                 "set"))

@@ -8,6 +8,8 @@ VirtualService and DestinationRule checks). Nothing is registered at import time
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +19,23 @@ from turnout.mesh import validation as mesh_validation
 from turnout.types import Obj
 
 Validator = Callable[[Obj], list[errors.Cause]]
+log = logging.getLogger("turnout.admission")
+UNREADABLE = Counter[str]()
+"""Objects a validating webhook could not read (a shape it did not expect), by kind."""
+
+
+def _guarded(check: Validator, obj: Obj, kind: str) -> list[errors.Cause]:
+    """A webhook's causes; a shape it cannot read is a 422 on `spec`, never a 500 (a schema
+    check would name the exact field; until then the error names what could not be read)."""
+    try:
+        return check(obj)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as e:
+        UNREADABLE[kind] += 1
+        log.warning("admission: %s %s/%s has a shape the %s check cannot read: %s", kind,
+                    obj.get("metadata", {}).get("namespace"),
+                    obj.get("metadata", {}).get("name"), check.__name__, e)
+        return [errors.Cause("spec", f"Invalid value: a field under spec has the wrong type "
+                                     f"({type(e).__name__}: {e})", "FieldValueInvalid")]
 
 
 def webhooks() -> dict[str, tuple[Validator, ...]]:
@@ -39,7 +58,8 @@ class Admission:
             if err is not None:
                 raise err
         causes = validation.validate(obj, rt.group, rt.kind, strict=strict, old=old)
-        causes += [c for check in self.by_key.get(rt.key, ()) for c in check(obj)]
+        for check in self.by_key.get(rt.key, ()):
+            causes += _guarded(check, obj, rt.kind)
         if causes:
             raise errors.invalid(rt.kind, rt.group, obj["metadata"].get("name", ""), causes)
 
