@@ -266,6 +266,8 @@ def test_plans_for_each_strategy() -> None:
      "spec.analysis.metrics[0].templateRef.name"),
     ({"analysis": {"stepWeights": [20, 10]}}, "spec.analysis.stepWeights"),
     ({"analysis": {"interval": "soon"}}, "spec.analysis.interval"),
+    ({"analysis": {"stepWeight": -5}}, "spec.analysis.stepWeight"),
+    ({"analysis": {"maxWeight": 500}}, "spec.analysis.maxWeight"),
     ({"service": {}}, "spec.service.port"),
     ({"provider": "nginx"}, "spec.ingressRef"),
     ({"targetRef": {"kind": "StatefulSet", "name": "x"}}, "spec.targetRef.kind"),

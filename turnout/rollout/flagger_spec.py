@@ -50,6 +50,8 @@ def validate(spec: Obj, default_provider: str = "istio") -> str:
         v = a.get(key)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             raise SpecError(f"{base}.{key}", f"must be a non-negative integer, got {v!r}")
+        if key in ("maxWeight", "stepWeight", "mirrorWeight") and v is not None and v > 100:
+            raise SpecError(f"{base}.{key}", f"must be a weight in 0..100, got {v!r}")
     steps = a.get("stepWeights") or []
     if not isinstance(steps, list) or any(not isinstance(w, int) or not 0 < w <= 100
                                           for w in steps) or steps != sorted(steps):
