@@ -280,5 +280,5 @@ def test_event_hooks_receive_every_event() -> None:
     sent = hooks.called("event")
     assert sent and all(set(b["metadata"]) == {"eventMessage", "eventType", "timestamp"}
                         for b in sent)
-    assert any(b["metadata"]["eventMessage"].startswith("new revision") for b in sent)
+    assert any(b["metadata"]["eventMessage"].startswith("New revision detected") for b in sent)
     assert ctl.event_hook_failures == 0

@@ -200,6 +200,8 @@ class CanaryController(Controller):
         for a in actions:
             if isinstance(a, engine.Routes):
                 router.set_routes(self.objects, a)
+                if 0 < a.weight < 100 and a.weight > state.weight:
+                    self._say(canary, "Normal", f"Advance {_cn(canary)} canary weight {a.weight}")
             elif isinstance(a, engine.ScaleCanary):
                 self._scale(target, max(1, flagger_targets.replicas(primary or target)))
             elif isinstance(a, engine.Promote):
@@ -208,7 +210,9 @@ class CanaryController(Controller):
             elif isinstance(a, engine.Retire):
                 self._scale(target, 0)
             elif isinstance(a, engine.Emit):
-                self._event(canary, a.type, a.reason, a.message)
+                said = _flagger_words(a, canary, target)
+                if said:
+                    self._say(canary, a.type, said)
             elif isinstance(a, engine.Wake):
                 wake.append(a.at)
         router.set_routes(self.objects, engine.Routes(new.weight, new.header, new.mirror))
@@ -432,6 +436,17 @@ class CanaryController(Controller):
         self.objects.update(rt, canary["metadata"]["namespace"], canary["metadata"]["name"],
                             {"status": st}, subresource="status")
         self.events.record(canary, "Warning", "Synced", message)
+
+
+def _flagger_words(e: engine.Emit, canary: Obj, target: Obj) -> str:
+    """The engine's event in Flagger's words (Flagger records every event with reason
+    `Synced`); "" when Flagger's own event for it is recorded elsewhere (promotion, rollback)."""
+    ns = canary["metadata"]["namespace"]
+    if e.reason == "RolloutUpdated":
+        return f"New revision detected! Scaling up {target['metadata']['name']}.{ns}"
+    if e.reason in ("CheckFailed", "RolloutCompleted"):
+        return ""  # the tick says "Halt ... advancement ...", promotion "Promotion completed!"
+    return e.message
 
 
 def _cn(canary: Obj) -> str:
