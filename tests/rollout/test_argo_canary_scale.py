@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from turnout.rollout import argo, engine
 
 from .argo_world import NS, World, rollout
@@ -130,3 +132,17 @@ def test_engine_waits_at_a_weight_step_until_the_canary_is_sized_for_it() -> Non
     s, acts = engine.step(s, plan, engine.Inputs("b", ready_for=lambda at: ready[at.step]), 1)
     assert next(a.weight for a in acts if isinstance(a, engine.Routes)) == 60
     assert s.phase is engine.Phase.HEALTHY and s.stable == "b"
+
+
+@pytest.mark.parametrize(("n", "weight", "surge", "want"), [
+    (1, 50, 1, (1, 1)),    # the independent try's case: stable kept, one canary beside it
+    (5, 40, 2, (2, 3)),
+    (3, 50, 1, (2, 2)),    # tied at 3 (1 or 2 of 3): with surge, 2 of 4 is exact
+    (10, 1, 3, (1, 10)),   # never 0 canaries at 1-99 %; 1 of 11 is the closest
+    (1, 50, 0, (1, 0)),    # no surge with 1 replica: zero allowed
+    (4, 100, 1, (4, 0)),
+    (4, 0, 1, (0, 4)),
+])
+def test_basic_canary_counts_approximate_the_weight_as_argo(
+        n: int, weight: int, surge: int, want: tuple[int, int]) -> None:
+    assert argo.basic_counts(n, weight, surge) == want

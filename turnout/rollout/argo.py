@@ -224,10 +224,50 @@ def scales(spec: Obj, s: State, routed_: bool | None = None) -> dict[str, int]:
     if routed_:
         out[s.canary] = _routed_size(spec, s, n)
     else:
-        out[s.canary] = min(n, math.ceil(n * coming_weight(spec, s) / 100))
+        surge = max_surge(spec, n)
+        out[s.canary] = basic_counts(n, coming_weight(spec, s), surge)[0]
         if s.in_flight:
-            out[s.stable] = n - math.ceil(n * s.weight / 100)
+            out[s.stable] = basic_counts(n, s.weight, surge)[1]
     return out
+
+
+def max_surge(spec: Obj, n: int) -> int:
+    """`strategy.canary.maxSurge` as a count: an int, or a percentage of spec.replicas rounded
+    up (default 25%)."""
+    raw = (strategy(spec)[1] or {}).get("maxSurge", "25%")
+    if isinstance(raw, str) and raw.endswith("%"):
+        try:
+            return math.ceil(n * float(raw[:-1]) / 100)
+        except ValueError:
+            return 0
+    return int(raw) if isinstance(raw, int) and not isinstance(raw, bool) else 0
+
+
+def basic_counts(n: int, weight: int, surge: int) -> tuple[int, int]:
+    """(canary, stable) pods of a basic canary at `weight`, as Argo approximates it: the counts
+    closest to the weight, summing to spec.replicas or (with surge) one more, and with a weight
+    of 1-99 never 0 pods on either side when there are 2 or more in all (so 1 replica at 50 %
+    runs 1 stable and 1 canary)."""
+    if n <= 0:
+        return 0, 0
+
+    def tied(total: int) -> bool:
+        return math.modf(total * weight / 100)[0] == 0.5
+    ceil, floor = math.ceil(n * weight / 100), math.floor(n * weight / 100)
+    zero_ok = weight in (0, 100) or (n == 1 and surge == 0)
+    options: list[tuple[int, int]] = []
+    if ceil < n or zero_ok:
+        options.append((ceil, n))
+    if not tied(n) and (floor or zero_ok):
+        options.append((floor, n))
+    if surge > 0:
+        options.append((ceil, n + 1))
+        if not tied(n + 1) and (floor or zero_ok):
+            options.append((floor, n + 1))
+    if not options:
+        return 0, n
+    best = min(options, key=lambda o: abs(o[0] * 100 / o[1] - weight))  # first of equals
+    return best[0], best[1] - best[0]
 
 
 def _routed_size(spec: Obj, s: State, n: int) -> int:
